@@ -1,0 +1,9 @@
+//! Configuration: reading `supervisord.conf` exactly as Supervisor 4.3 does.
+//!
+//! Two stages, as in ripgrep's low/high args: the ini layer yields raw strings with
+//! `RawConfigParser` semantics; the build layer expands `%(...)s`, converts datatypes and
+//! produces the typed [`Config`] the engine consumes.
+
+mod model;
+
+pub use model::*;
