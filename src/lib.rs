@@ -2,10 +2,14 @@
 //!
 //! # Layout
 //! - [`config`]: `supervisord.conf` → typed [`config::Config`].
+//! - [`process`]: one supervised child: its states and how it is spawned.
+//! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
 
 pub mod config;
+pub mod process;
 pub mod signal;
+pub mod supervisor;
 
 /// The Supervisor version we are compatible with; reported by `-v` and `getSupervisorVersion`.
 pub const VERSION: &str = "4.3.0";

@@ -1,0 +1,208 @@
+//! A cloneable handle to the supervisor actor: typed async methods over [`Request`]s.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::info::{
+    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, LogLocation, ProcessInfo, ProcessResult,
+    SupervisorError,
+};
+use super::request::{Reply, Request};
+
+/// How callers talk to the supervisor. Cheap to clone; every clone reaches the same actor.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    requests: mpsc::Sender<Request>,
+}
+
+impl Handle {
+    pub fn new(requests: mpsc::Sender<Request>) -> Handle {
+        Handle { requests }
+    }
+
+    /// Sends one request and awaits its reply. A gone actor means the daemon is shutting down.
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, SupervisorError> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(make(tx))
+            .await
+            .map_err(|_| SupervisorError::ShutdownState)?;
+        rx.await.unwrap_or(Err(SupervisorError::ShutdownState))
+    }
+
+    pub async fn get_state(&self) -> Result<DaemonInfo, SupervisorError> {
+        self.call(|reply| Request::GetState { reply }).await
+    }
+
+    pub async fn get_process_info(&self, name: &str) -> Result<ProcessInfo, SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| Request::GetProcessInfo { name, reply })
+            .await
+    }
+
+    pub async fn get_all_process_info(&self) -> Result<Vec<ProcessInfo>, SupervisorError> {
+        self.call(|reply| Request::GetAllProcessInfo { reply })
+            .await
+    }
+
+    pub async fn get_config(&self) -> Result<ConfigSnapshot, SupervisorError> {
+        self.call(|reply| Request::GetConfig { reply }).await
+    }
+
+    pub async fn start_process(&self, name: &str, wait: bool) -> Result<(), SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| Request::StartProcess { name, wait, reply })
+            .await
+    }
+
+    pub async fn start_process_group(
+        &self,
+        group: &str,
+        wait: bool,
+    ) -> Result<Vec<ProcessResult>, SupervisorError> {
+        let group = group.to_string();
+        self.call(|reply| Request::StartProcessGroup { group, wait, reply })
+            .await
+    }
+
+    pub async fn start_all_processes(
+        &self,
+        wait: bool,
+    ) -> Result<Vec<ProcessResult>, SupervisorError> {
+        self.call(|reply| Request::StartAllProcesses { wait, reply })
+            .await
+    }
+
+    pub async fn stop_process(&self, name: &str, wait: bool) -> Result<(), SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| Request::StopProcess { name, wait, reply })
+            .await
+    }
+
+    pub async fn stop_process_group(
+        &self,
+        group: &str,
+        wait: bool,
+    ) -> Result<Vec<ProcessResult>, SupervisorError> {
+        let group = group.to_string();
+        self.call(|reply| Request::StopProcessGroup { group, wait, reply })
+            .await
+    }
+
+    pub async fn stop_all_processes(
+        &self,
+        wait: bool,
+    ) -> Result<Vec<ProcessResult>, SupervisorError> {
+        self.call(|reply| Request::StopAllProcesses { wait, reply })
+            .await
+    }
+
+    pub async fn signal_process(&self, name: &str, signal: &str) -> Result<(), SupervisorError> {
+        let (name, signal) = (name.to_string(), signal.to_string());
+        self.call(|reply| Request::SignalProcess {
+            name,
+            signal,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn signal_process_group(
+        &self,
+        group: &str,
+        signal: &str,
+    ) -> Result<Vec<ProcessResult>, SupervisorError> {
+        let (group, signal) = (group.to_string(), signal.to_string());
+        self.call(|reply| Request::SignalProcessGroup {
+            group,
+            signal,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn signal_all_processes(
+        &self,
+        signal: &str,
+    ) -> Result<Vec<ProcessResult>, SupervisorError> {
+        let signal = signal.to_string();
+        self.call(|reply| Request::SignalAllProcesses { signal, reply })
+            .await
+    }
+
+    pub async fn send_process_stdin(
+        &self,
+        name: &str,
+        data: Vec<u8>,
+    ) -> Result<(), SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| Request::SendProcessStdin { name, data, reply })
+            .await
+    }
+
+    pub async fn send_remote_comm_event(
+        &self,
+        kind: &str,
+        data: &str,
+    ) -> Result<(), SupervisorError> {
+        let (kind, data) = (kind.to_string(), data.to_string());
+        self.call(|reply| Request::SendRemoteCommEvent { kind, data, reply })
+            .await
+    }
+
+    pub async fn process_log(
+        &self,
+        name: &str,
+        channel: Channel,
+    ) -> Result<LogLocation, SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| Request::ProcessLog {
+            name,
+            channel,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn clear_process_logs(&self, name: &str) -> Result<(), SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| Request::ClearProcessLogs { name, reply })
+            .await
+    }
+
+    pub async fn clear_all_process_logs(&self) -> Result<Vec<ProcessResult>, SupervisorError> {
+        self.call(|reply| Request::ClearAllProcessLogs { reply })
+            .await
+    }
+
+    pub async fn main_log(&self) -> Result<LogLocation, SupervisorError> {
+        self.call(|reply| Request::MainLog { reply }).await
+    }
+
+    pub async fn clear_main_log(&self) -> Result<(), SupervisorError> {
+        self.call(|reply| Request::ClearMainLog { reply }).await
+    }
+
+    pub async fn reload_config(&self) -> Result<ConfigDiff, SupervisorError> {
+        self.call(|reply| Request::ReloadConfig { reply }).await
+    }
+
+    pub async fn add_process_group(&self, name: &str) -> Result<(), SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| Request::AddProcessGroup { name, reply })
+            .await
+    }
+
+    pub async fn remove_process_group(&self, name: &str) -> Result<(), SupervisorError> {
+        let name = name.to_string();
+        self.call(|reply| Request::RemoveProcessGroup { name, reply })
+            .await
+    }
+
+    pub async fn shutdown(&self) -> Result<(), SupervisorError> {
+        self.call(|reply| Request::Shutdown { reply }).await
+    }
+
+    pub async fn restart(&self) -> Result<(), SupervisorError> {
+        self.call(|reply| Request::Restart { reply }).await
+    }
+}
