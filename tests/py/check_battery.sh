@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 PYREF="${SUPERVISOR_PYREF:?set SUPERVISOR_PYREF to the Python Supervisor 4.3.0 venv}"
 DUMP="$PWD/tests/py/dump_config.py"
 fail=0
-list() { find "tests/configs/$1" -mindepth 1 \( -maxdepth 1 -name '*.conf' -o -name main.conf \) | sort; }
+list() { find "tests/configs/$1" -name '*.conf' | awk -F/ -v d="tests/configs/$1" '$0 ~ "^" d "/[^/]*$" || $NF == "main.conf"' | sort; }
 run() { # file -> sets out err rc
     local f="$1"
     out=$(cd "$(dirname "$f")" && env -i HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8 PATH=/usr/bin:/bin \
