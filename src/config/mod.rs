@@ -4,6 +4,10 @@
 //! `RawConfigParser` semantics; the build layer expands `%(...)s`, converts datatypes and
 //! produces the typed [`Config`] the engine consumes.
 
+pub mod expand;
+pub mod ini;
 mod model;
+mod py;
+pub mod types;
 
 pub use model::*;
