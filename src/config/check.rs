@@ -137,7 +137,11 @@ pub fn render(c: &Config) -> Vec<String> {
     let mut rpcs: Vec<&RpcInterface> = c.rpcinterfaces.iter().collect();
     rpcs.sort_by(|a, b| a.name.cmp(&b.name));
     for r in rpcs {
-        out.push(line("rpcinterface", &r.name, json!({ "factory": r.factory })));
+        out.push(line(
+            "rpcinterface",
+            &r.name,
+            json!({ "factory": r.factory }),
+        ));
     }
     for g in &c.groups {
         let mut programs: Vec<&str> = g.processes.iter().map(|p| p.name.as_str()).collect();

@@ -125,7 +125,10 @@ const LONG: &[&str] = &[
 ];
 
 /// `getopt.getopt`: `(option, value)` pairs and the remaining positional arguments.
-fn getopt(mut args: &[String]) -> Result<(Vec<(String, String)>, Vec<String>), String> {
+/// `(option, value)` pairs as getopt returns them.
+type Pairs = Vec<(String, String)>;
+
+fn getopt(mut args: &[String]) -> Result<(Pairs, Vec<String>), String> {
     let mut opts = Vec::new();
     while let Some(first) = args.first() {
         if !first.starts_with('-') || first == "-" {
@@ -141,7 +144,11 @@ fn getopt(mut args: &[String]) -> Result<(Vec<(String, String)>, Vec<String>), S
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (long, None),
             };
-            let matches: Vec<&str> = LONG.iter().copied().filter(|o| o.starts_with(name)).collect();
+            let matches: Vec<&str> = LONG
+                .iter()
+                .copied()
+                .filter(|o| o.starts_with(name))
+                .collect();
             let full = if matches.is_empty() {
                 return Err(format!("option --{name} not recognized"));
             } else if matches.contains(&name) {
@@ -231,73 +238,102 @@ pub fn parse(progname: &str, args: &[String]) -> Result<Action, UsageError> {
     let mut check = false;
     let mut seen: Vec<&str> = Vec::new();
     for (opt, arg) in &pairs {
-        let invalid = |msg: String| {
-            usage(format!(
-                "invalid value for {opt} {}: {msg}",
-                py::repr(arg)
-            ))
-        };
-        let (name, conv): (&str, Result<(), String>) = match opt.as_str() {
+        let invalid =
+            |msg: String| usage(format!("invalid value for {opt} {}: {msg}", py::repr(arg)));
+        let name: &str = match opt.as_str() {
             "-h" | "-?" | "--help" => return Ok(Action::Help(HELP.replace("%s", progname) + "\n")),
             "-v" | "--version" => return Ok(Action::Version),
             "--check" => {
                 check = true;
                 continue;
             }
-            "-c" | "--configuration" => ("configfile", Ok(o.configfile = Some(arg.into()))),
-            "-n" | "--nodaemon" => ("nodaemon", Ok(o.nodaemon = true)),
-            "-s" | "--silent" => ("silent", Ok(o.silent = true)),
-            "-k" | "--nocleanup" => ("nocleanup", Ok(o.nocleanup = true)),
-            "-t" | "--strip_ansi" => ("strip_ansi", Ok(o.strip_ansi = true)),
-            "-u" | "--user" => ("user", Ok(o.user = Some(arg.clone()))),
-            "-i" | "--identifier" => ("identifier", Ok(o.identifier = Some(arg.clone()))),
-            "-m" | "--umask" => ("umask", types::octal(arg).map(|v| o.umask = Some(v)).map_err(|e| e.0)),
-            "-d" | "--directory" => (
-                "directory",
-                types::existing_directory(arg).map(|v| o.directory = Some(v)).map_err(|e| e.0),
-            ),
-            "-q" | "--childlogdir" => (
-                "childlogdir",
-                types::existing_directory(arg).map(|v| o.childlogdir = Some(v)).map_err(|e| e.0),
-            ),
-            "-l" | "--logfile" => (
-                "logfile",
-                types::existing_dirpath(arg).map(|v| o.logfile = Some(v)).map_err(|e| e.0),
-            ),
-            "-j" | "--pidfile" => (
-                "pidfile",
-                types::existing_dirpath(arg).map(|v| o.pidfile = Some(v)).map_err(|e| e.0),
-            ),
-            "-y" | "--logfile_maxbytes" => (
-                "logfile_maxbytes",
-                types::byte_size(arg).map(|v| o.logfile_maxbytes = Some(v)).map_err(|e| e.0),
-            ),
-            "-z" | "--logfile_backups" => (
-                "logfile_backups",
-                types::integer(arg).map(|v| o.logfile_backups = Some(v)).map_err(|e| e.0),
-            ),
-            "-e" | "--loglevel" => (
-                "loglevel",
-                types::log_level(arg).map(|v| o.loglevel = Some(v)).map_err(|e| e.0),
-            ),
-            "-a" | "--minfds" => (
-                "minfds",
-                types::integer(arg).map(|v| o.minfds = Some(v)).map_err(|e| e.0),
-            ),
-            "--minprocs" => (
-                "minprocs",
-                types::integer(arg).map(|v| o.minprocs = Some(v)).map_err(|e| e.0),
-            ),
-            "--profile_options" => ("profile_options", Ok(o.profile_options = Some(arg.clone()))),
+            "-c" | "--configuration" => {
+                o.configfile = Some(arg.into());
+                "configfile"
+            }
+            "-n" | "--nodaemon" => {
+                o.nodaemon = true;
+                "nodaemon"
+            }
+            "-s" | "--silent" => {
+                o.silent = true;
+                "silent"
+            }
+            "-k" | "--nocleanup" => {
+                o.nocleanup = true;
+                "nocleanup"
+            }
+            "-t" | "--strip_ansi" => {
+                o.strip_ansi = true;
+                "strip_ansi"
+            }
+            "-u" | "--user" => {
+                o.user = Some(arg.clone());
+                "user"
+            }
+            "-i" | "--identifier" => {
+                o.identifier = Some(arg.clone());
+                "identifier"
+            }
+            "-m" | "--umask" => {
+                o.umask = Some(types::octal(arg).map_err(|e| invalid(e.0))?);
+                "umask"
+            }
+            "-d" | "--directory" => {
+                o.directory = Some(types::existing_directory(arg).map_err(|e| invalid(e.0))?);
+                "directory"
+            }
+            "-q" | "--childlogdir" => {
+                o.childlogdir = Some(types::existing_directory(arg).map_err(|e| invalid(e.0))?);
+                "childlogdir"
+            }
+            "-l" | "--logfile" => {
+                o.logfile = Some(types::existing_dirpath(arg).map_err(|e| invalid(e.0))?);
+                "logfile"
+            }
+            "-j" | "--pidfile" => {
+                o.pidfile = Some(types::existing_dirpath(arg).map_err(|e| invalid(e.0))?);
+                "pidfile"
+            }
+            "-y" | "--logfile_maxbytes" => {
+                o.logfile_maxbytes = Some(types::byte_size(arg).map_err(|e| invalid(e.0))?);
+                "logfile_maxbytes"
+            }
+            "-z" | "--logfile_backups" => {
+                o.logfile_backups = Some(types::integer(arg).map_err(|e| invalid(e.0))?);
+                "logfile_backups"
+            }
+            "-e" | "--loglevel" => {
+                o.loglevel = Some(types::log_level(arg).map_err(|e| invalid(e.0))?);
+                "loglevel"
+            }
+            "-a" | "--minfds" => {
+                o.minfds = Some(types::integer(arg).map_err(|e| invalid(e.0))?);
+                "minfds"
+            }
+            "--minprocs" => {
+                o.minprocs = Some(types::integer(arg).map_err(|e| invalid(e.0))?);
+                "minprocs"
+            }
+            "--profile_options" => {
+                o.profile_options = Some(arg.clone());
+                "profile_options"
+            }
             other => return Err(usage(format!("option {other} not recognized"))),
         };
-        conv.map_err(invalid)?;
         if seen.contains(&name) {
-            return Err(usage(format!("conflicting command line option {}", py::repr(opt))));
+            return Err(usage(format!(
+                "conflicting command line option {}",
+                py::repr(opt)
+            )));
         }
         seen.push(name);
     }
-    Ok(if check { Action::Check(o) } else { Action::Run(o) })
+    Ok(if check {
+        Action::Check(o)
+    } else {
+        Action::Run(o)
+    })
 }
 
 #[cfg(test)]
@@ -340,8 +376,14 @@ mod tests {
         assert_eq!(error(&["-x"]), "option -x not recognized");
         assert_eq!(error(&["-c"]), "option -c requires argument");
         assert_eq!(error(&["--logfile"]), "option --logfile requires argument");
-        assert_eq!(error(&["--nodaemon=1"]), "option --nodaemon must not have an argument");
-        assert_eq!(error(&["--logfile_"]), "option --logfile_ not a unique prefix");
+        assert_eq!(
+            error(&["--nodaemon=1"]),
+            "option --nodaemon must not have an argument"
+        );
+        assert_eq!(
+            error(&["--logfile_"]),
+            "option --logfile_ not a unique prefix"
+        );
     }
 
     #[test]
@@ -358,7 +400,10 @@ mod tests {
             error(&["-m", "9"]),
             "invalid value for -m '9': 9 can not be converted to an octal type"
         );
-        assert_eq!(error(&["-n", "--nodaemon"]), "conflicting command line option '--nodaemon'");
+        assert_eq!(
+            error(&["-n", "--nodaemon"]),
+            "conflicting command line option '--nodaemon'"
+        );
     }
 
     #[test]
@@ -373,6 +418,9 @@ mod tests {
 
     #[test]
     fn check_flag() {
-        assert!(matches!(parse("s", &args(&["--check", "-c", "x"])).unwrap(), Action::Check(_)));
+        assert!(matches!(
+            parse("s", &args(&["--check", "-c", "x"])).unwrap(),
+            Action::Check(_)
+        ));
     }
 }

@@ -124,6 +124,9 @@ mod tests {
         let mut e = ConfigError::new(ErrorKind::Value, "x in section 'program:a' (file: 'f')");
         e.python_located = true;
         e.line = Some(7);
-        assert_eq!(e.to_string(), "x in section 'program:a' (file: 'f', line 7)");
+        assert_eq!(
+            e.to_string(),
+            "x in section 'program:a' (file: 'f', line 7)"
+        );
     }
 }

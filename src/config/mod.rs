@@ -39,7 +39,11 @@ impl Config {
             return Some(format!("unix://{}", u.file.display()));
         }
         self.inet_http_servers.last().map(|s| {
-            let host = if s.host.is_empty() { "localhost" } else { &s.host };
+            let host = if s.host.is_empty() {
+                "localhost"
+            } else {
+                &s.host
+            };
             format!("http://{host}:{}", s.port)
         })
     }

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use super::error::{ConfigError, ErrorKind};
 use super::expand::{expand, Expansions, Value};
-use super::model::{
-    FcgiSocket, GroupConfig, GroupKind, LogFile, ProcessConfig, StreamConfig,
-};
+use super::model::{FcgiSocket, GroupConfig, GroupKind, LogFile, ProcessConfig, StreamConfig};
 use super::py;
 use super::reader::{strs, Got, Reader};
 use super::types::{self, LogFileName};
@@ -106,7 +104,10 @@ pub(crate) fn groups(r: &Reader, errors: &mut Vec<ConfigError>) -> Vec<GroupConf
         push(res, &mut groups, errors);
     }
 
-    for section in all.iter().filter(|s| s.starts_with("program:") && !excluded.contains(s)) {
+    for section in all
+        .iter()
+        .filter(|s| s.starts_with("program:") && !excluded.contains(s))
+    {
         let res = (|| {
             let name = types::process_or_group_name(suffix(section))
                 .map_err(|e| r.error(ErrorKind::Value, e.0, section, None, None))?;
@@ -138,7 +139,13 @@ pub(crate) fn groups(r: &Reader, errors: &mut Vec<ConfigError>) -> Vec<GroupConf
                 ));
             }
             let handler = r
-                .get(section, "result_handler", Some(DEFAULT_RESULT_HANDLER), &here, true)?
+                .get(
+                    section,
+                    "result_handler",
+                    Some(DEFAULT_RESULT_HANDLER),
+                    &here,
+                    true,
+                )?
                 .map(|g| g.value)
                 .unwrap_or_else(|| DEFAULT_RESULT_HANDLER.into());
             if handler != DEFAULT_RESULT_HANDLER {
@@ -207,7 +214,10 @@ pub(crate) fn groups(r: &Reader, errors: &mut Vec<ConfigError>) -> Vec<GroupConf
         push(res, &mut groups, errors);
     }
 
-    for section in all.iter().filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(s)) {
+    for section in all
+        .iter()
+        .filter(|s| s.starts_with("fcgi-program:") && !excluded.contains(s))
+    {
         let res = fcgi_group(r, section, &here);
         push(res, &mut groups, errors);
     }
@@ -217,7 +227,11 @@ pub(crate) fn groups(r: &Reader, errors: &mut Vec<ConfigError>) -> Vec<GroupConf
     groups
 }
 
-fn push(res: Result<GroupConfig, ConfigError>, groups: &mut Vec<GroupConfig>, errors: &mut Vec<ConfigError>) {
+fn push(
+    res: Result<GroupConfig, ConfigError>,
+    groups: &mut Vec<GroupConfig>,
+    errors: &mut Vec<ConfigError>,
+) {
     match res {
         Ok(mut g) => {
             g.processes
@@ -258,7 +272,8 @@ fn fcgi_group(r: &Reader, section: &str, here: &Expansions) -> Result<GroupConfi
     };
     let owner = match r.get(section, "socket_owner", None, here, true)? {
         Some(got) => Some(r.check(section, "socket_owner", &got, |v| {
-            types::user_group(v).map_err(|_| types::ValueError(format!("Invalid socket_owner value {v}")))
+            types::user_group(v)
+                .map_err(|_| types::ValueError(format!("Invalid socket_owner value {v}")))
         })?),
         None => None,
     };
@@ -283,7 +298,13 @@ fn fcgi_group(r: &Reader, section: &str, here: &Expansions) -> Result<GroupConfi
         ));
     }
     let sock_err = |msg: String| {
-        r.error(ErrorKind::Value, format!("{msg} in [{section}] socket"), section, sock_opt.as_ref(), Some("socket"))
+        r.error(
+            ErrorKind::Value,
+            format!("{msg} in [{section}] socket"),
+            section,
+            sock_opt.as_ref(),
+            Some("socket"),
+        )
     };
     let (socket, owner, mode) = if let Some(path) = sock.strip_prefix("unix://") {
         if !path.starts_with('/') {
@@ -317,7 +338,10 @@ fn fcgi_group(r: &Reader, section: &str, here: &Expansions) -> Result<GroupConfi
             (ok_host && ok_port).then(|| (host.to_lowercase(), port.to_string()))
         });
         let Some((host, port)) = tcp else {
-            return Err(sock_err(format!("('Bad socket format %s', {})", py::repr(&sock))));
+            return Err(sock_err(format!(
+                "('Bad socket format %s', {})",
+                py::repr(&sock)
+            )));
         };
         let port = types::port_number(&port).map_err(|e| sock_err(e.0))?;
         (FcgiSocket::Tcp { host, port }, None, 0)
@@ -337,7 +361,11 @@ fn fcgi_group(r: &Reader, section: &str, here: &Expansions) -> Result<GroupConfi
 }
 
 /// `processes_from_section`: errors get Python's ` in section '<s>' (file: '<f>')` suffix.
-fn processes_from_section(r: &Reader, section: &str, group: &str) -> Result<Vec<ProcessConfig>, ConfigError> {
+fn processes_from_section(
+    r: &Reader,
+    section: &str,
+    group: &str,
+) -> Result<Vec<ProcessConfig>, ConfigError> {
     read_processes(r, section, group).map_err(|mut e| {
         let file = r.section_file(section);
         e.message = format!(
@@ -351,22 +379,55 @@ fn processes_from_section(r: &Reader, section: &str, group: &str) -> Result<Vec<
     })
 }
 
-fn stream(r: &Reader, section: &str, exp: &Expansions, s: &str, warnings: &mut Vec<String>) -> Result<(StreamConfig, bool), ConfigError> {
+fn stream(
+    r: &Reader,
+    section: &str,
+    exp: &Expansions,
+    s: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(StreamConfig, bool), ConfigError> {
     let lf_key = format!("{s}_logfile");
     let logfile = match r.get(section, &lf_key, None, exp, true)? {
         None => LogFileName::Auto,
         Some(got) => {
             // Expanded a second time, under the bare option name.
             let twice = expand(&got.value, exp, &lf_key).map_err(|e| {
-                r.error(ErrorKind::Expansion, e.to_string(), section, got.opt.as_ref(), Some(&lf_key))
+                r.error(
+                    ErrorKind::Expansion,
+                    e.to_string(),
+                    section,
+                    got.opt.as_ref(),
+                    Some(&lf_key),
+                )
             })?;
-            let got = Got { value: twice, opt: got.opt };
+            let got = Got {
+                value: twice,
+                opt: got.opt,
+            };
             r.check(section, &lf_key, &got, types::logfile_name)?
         }
     };
-    let backups = r.convert(section, &format!("{s}_logfile_backups"), "10", exp, types::integer)?;
-    let maxbytes = r.convert(section, &format!("{s}_logfile_maxbytes"), "50MB", exp, types::byte_size)?;
-    let mut syslog = r.convert(section, &format!("{s}_syslog"), "False", exp, types::boolean)?;
+    let backups = r.convert(
+        section,
+        &format!("{s}_logfile_backups"),
+        "10",
+        exp,
+        types::integer,
+    )?;
+    let maxbytes = r.convert(
+        section,
+        &format!("{s}_logfile_maxbytes"),
+        "50MB",
+        exp,
+        types::byte_size,
+    )?;
+    let mut syslog = r.convert(
+        section,
+        &format!("{s}_syslog"),
+        "False",
+        exp,
+        types::boolean,
+    )?;
     let logfile = match logfile {
         LogFileName::Syslog => {
             warnings.push(format!(
@@ -402,7 +463,11 @@ fn stream(r: &Reader, section: &str, exp: &Expansions, s: &str, warnings: &mut V
     ))
 }
 
-fn read_processes(r: &Reader, section: &str, group: &str) -> Result<Vec<ProcessConfig>, ConfigError> {
+fn read_processes(
+    r: &Reader,
+    section: &str,
+    group: &str,
+) -> Result<Vec<ProcessConfig>, ConfigError> {
     let program_name = types::process_or_group_name(suffix(section))
         .map_err(|e| r.error(ErrorKind::Value, e.0, section, None, None))?;
     let mut common = strs(&[
@@ -414,7 +479,13 @@ fn read_processes(r: &Reader, section: &str, group: &str) -> Result<Vec<ProcessC
     let c = common.clone();
     let priority = r.convert(section, "priority", "999", &c, types::integer)?;
     let autostart = r.convert(section, "autostart", "true", &c, types::boolean)?;
-    let autorestart = r.convert(section, "autorestart", "unexpected", &c, types::auto_restart)?;
+    let autorestart = r.convert(
+        section,
+        "autorestart",
+        "unexpected",
+        &c,
+        types::auto_restart,
+    )?;
     let startsecs = r.convert(section, "startsecs", "1", &c, types::integer)?;
     let startretries = r.convert(section, "startretries", "3", &c, types::integer)?;
     let stopsignal = r.convert(section, "stopsignal", "TERM", &c, types::signal)?;
@@ -431,15 +502,41 @@ fn read_processes(r: &Reader, section: &str, group: &str) -> Result<Vec<ProcessC
     let redirect_stderr = r.convert(section, "redirect_stderr", "false", &c, types::boolean)?;
     let numprocs = r.convert(section, "numprocs", "1", &c, types::integer)?;
     let numprocs_start = r.convert(section, "numprocs_start", "0", &c, types::integer)?;
-    let environment_raw = r.get(section, "environment", Some(""), &c, false)?.expect("default given");
-    let stdout_cmax = r.convert(section, "stdout_capture_maxbytes", "0", &c, types::byte_size)?;
-    let stdout_events = r.convert(section, "stdout_events_enabled", "false", &c, types::boolean)?;
-    let stderr_cmax = r.convert(section, "stderr_capture_maxbytes", "0", &c, types::byte_size)?;
-    let stderr_events = r.convert(section, "stderr_events_enabled", "false", &c, types::boolean)?;
+    let environment_raw = r
+        .get(section, "environment", Some(""), &c, false)?
+        .expect("default given");
+    let stdout_cmax = r.convert(
+        section,
+        "stdout_capture_maxbytes",
+        "0",
+        &c,
+        types::byte_size,
+    )?;
+    let stdout_events = r.convert(
+        section,
+        "stdout_events_enabled",
+        "false",
+        &c,
+        types::boolean,
+    )?;
+    let stderr_cmax = r.convert(
+        section,
+        "stderr_capture_maxbytes",
+        "0",
+        &c,
+        types::byte_size,
+    )?;
+    let stderr_events = r.convert(
+        section,
+        "stderr_events_enabled",
+        "false",
+        &c,
+        types::boolean,
+    )?;
     let serverurl = r
         .get(section, "serverurl", None, &c, true)?
         .map(|g| g.value)
-        .filter(|s| !(!s.is_empty() && py::strip(s).to_uppercase() == "AUTO"));
+        .filter(|s| py::strip(s).to_uppercase() != "AUTO");
     let user_got = r.get(section, "user", None, &c, true)?;
     let uid = match &user_got {
         Some(got) => Some(r.check(section, "user", got, types::name_to_uid)?),
@@ -452,7 +549,12 @@ fn read_processes(r: &Reader, section: &str, group: &str) -> Result<Vec<ProcessC
     let pn_got = r
         .get(section, "process_name", Some("%(program_name)s"), &c, false)?
         .expect("default given");
-    let process_name = r.check(section, "process_name", &pn_got, types::process_or_group_name)?;
+    let process_name = r.check(
+        section,
+        "process_name",
+        &pn_got,
+        types::process_or_group_name,
+    )?;
     if numprocs > 1 && !process_name.contains("%(process_num)") {
         return Err(r.error(
             ErrorKind::Value,
@@ -481,15 +583,26 @@ fn read_processes(r: &Reader, section: &str, group: &str) -> Result<Vec<ProcessC
         common.insert("numprocs".into(), Value::Int(numprocs));
         common.extend(r.env.clone());
         let env_str = expand(&environment_raw.value, &common, "environment").map_err(|e| {
-            r.error(ErrorKind::Expansion, e.to_string(), section, environment_raw.opt.as_ref(), Some("environment"))
+            r.error(
+                ErrorKind::Expansion,
+                e.to_string(),
+                section,
+                environment_raw.opt.as_ref(),
+                Some("environment"),
+            )
         })?;
-        let env_got = Got { value: env_str, opt: environment_raw.opt.clone() };
+        let env_got = Got {
+            value: env_str,
+            opt: environment_raw.opt.clone(),
+        };
         let environment: BTreeMap<String, String> =
             r.check(section, "environment", &env_got, types::key_value_pairs)?;
         for (k, v) in &environment {
             common.insert(format!("ENV_{k}"), Value::Str(v.clone()));
         }
-        let directory = r.get(section, "directory", None, &common, true)?.map(|g| PathBuf::from(g.value));
+        let directory = r
+            .get(section, "directory", None, &common, true)?
+            .map(|g| PathBuf::from(g.value));
         let (mut stdout, _) = stream(r, section, &common, "stdout", &mut warnings)?;
         let (mut stderr, stderr_is_path) = stream(r, section, &common, "stderr", &mut warnings)?;
         if redirect_stderr {
@@ -515,7 +628,13 @@ fn read_processes(r: &Reader, section: &str, group: &str) -> Result<Vec<ProcessC
             ));
         };
         let name = expand(&process_name, &common, "process_name").map_err(|e| {
-            r.error(ErrorKind::Expansion, e.to_string(), section, pn_got.opt.as_ref(), Some("process_name"))
+            r.error(
+                ErrorKind::Expansion,
+                e.to_string(),
+                section,
+                pn_got.opt.as_ref(),
+                Some("process_name"),
+            )
         })?;
         out.push(ProcessConfig {
             name,

@@ -90,7 +90,13 @@ impl Reader {
             let mut combined = self.env.clone();
             combined.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
             expand(&raw, &combined, &format!("{section}.{option}")).map_err(|e| {
-                self.error(ErrorKind::Expansion, e.to_string(), section, opt.as_ref(), Some(option))
+                self.error(
+                    ErrorKind::Expansion,
+                    e.to_string(),
+                    section,
+                    opt.as_ref(),
+                    Some(option),
+                )
             })?
         } else {
             raw
@@ -125,7 +131,13 @@ impl Reader {
         f: impl FnOnce(&str) -> types::Result<T>,
     ) -> Result<T, ConfigError> {
         f(&got.value).map_err(|e| {
-            self.error(ErrorKind::Value, e.0, section, got.opt.as_ref(), Some(option))
+            self.error(
+                ErrorKind::Value,
+                e.0,
+                section,
+                got.opt.as_ref(),
+                Some(option),
+            )
         })
     }
 }

@@ -108,7 +108,8 @@ pub(crate) fn unix_servers(r: &Reader, errors: &mut Vec<ConfigError>) -> Vec<Uni
             };
             let chmod = match r.get(&section, "chmod", None, &none, true)? {
                 Some(got) => r.check(&section, "chmod", &got, |v| {
-                    types::octal(v).map_err(|_| types::ValueError(format!("Invalid chmod value {v}")))
+                    types::octal(v)
+                        .map_err(|_| types::ValueError(format!("Invalid chmod value {v}")))
                 })?,
                 None => 0o700,
             };
@@ -133,7 +134,11 @@ pub(crate) fn rpcinterfaces(r: &Reader, errors: &mut Vec<ConfigError>) -> Vec<Rp
     let mut out = Vec::new();
     let none = Expansions::new();
     for section in sections_with_prefix(r, "rpcinterface:") {
-        let name = section.split_once(':').map(|(_, n)| n).unwrap_or("").to_string();
+        let name = section
+            .split_once(':')
+            .map(|(_, n)| n)
+            .unwrap_or("")
+            .to_string();
         let factory = match r.get(&section, FACTORY_KEY, None, &none, true) {
             Ok(Some(f)) => f.value,
             Ok(None) => {
@@ -152,7 +157,12 @@ pub(crate) fn rpcinterfaces(r: &Reader, errors: &mut Vec<ConfigError>) -> Vec<Rp
             }
         };
         // The other keys are factory kwargs; Python expands them (and fails on bad ones).
-        let keys: Vec<String> = r.ini.options(&section).iter().map(|o| o.name.clone()).collect();
+        let keys: Vec<String> = r
+            .ini
+            .options(&section)
+            .iter()
+            .map(|o| o.name.clone())
+            .collect();
         for k in keys.iter().filter(|k| *k != FACTORY_KEY) {
             if let Err(e) = r.get(&section, k, None, &none, true) {
                 errors.push(e);
@@ -199,12 +209,16 @@ pub(crate) fn supervisorctl(main: &Ini, configfile: &str) -> Option<Supervisorct
             .map(Some)
             .map_err(|_| ())
     };
-    let serverurl = get("serverurl", true).ok()?.unwrap_or_else(|| "http://localhost:9001".into());
+    let serverurl = get("serverurl", true)
+        .ok()?
+        .unwrap_or_else(|| "http://localhost:9001".into());
     let serverurl = match serverurl.strip_prefix("unix://") {
         Some(p) => format!("unix://{}", py::normalize_path(p)),
         None => serverurl,
     };
-    let prompt = get("prompt", false).ok()?.unwrap_or_else(|| "supervisor".into());
+    let prompt = get("prompt", false)
+        .ok()?
+        .unwrap_or_else(|| "supervisor".into());
     let username = get("username", false).ok()?;
     let password = get("password", false).ok()?;
     let history_file = get("history_file", true)
