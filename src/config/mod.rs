@@ -263,3 +263,183 @@ pub fn load(opts: &Options) -> Result<Config, ConfigErrors> {
         messages,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> (tempfile::TempDir, Result<Config, ConfigErrors>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(&path, text).unwrap();
+        let res = load(&Options::for_file(&path));
+        (dir, res)
+    }
+
+    fn first_error(text: &str) -> String {
+        load_text(text).1.unwrap_err().first().to_string()
+    }
+
+    #[test]
+    fn numprocs_expands_process_names() {
+        let (_d, c) = load_text(
+            "[supervisord]\n[program:w]\ncommand=/bin/w %(process_num)d\n\
+             process_name=w_%(process_num)02d\nnumprocs=2\nnumprocs_start=3\n",
+        );
+        let c = c.unwrap();
+        let names: Vec<_> = c.groups[0]
+            .processes
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["w_03", "w_04"]);
+        assert_eq!(c.groups[0].processes[1].command, "/bin/w 4");
+    }
+
+    #[test]
+    fn process_num_required_when_numprocs_above_one() {
+        let msg = first_error("[supervisord]\n[program:w]\ncommand=x\nnumprocs=2\n");
+        assert!(msg.starts_with(
+            "%(process_num) must be present within process_name when numprocs > 1 in section 'program:w' (file: '"
+        ), "{msg}");
+        assert!(msg.ends_with(", line 2)"), "{msg}");
+    }
+
+    #[test]
+    fn process_num_not_available_in_priority() {
+        let msg = first_error("[supervisord]\n[program:w]\ncommand=x\npriority=%(process_num)d\n");
+        assert!(msg.contains("contains names ('process_num') which cannot be expanded"));
+    }
+
+    #[test]
+    fn program_environment_feeds_env_expansion() {
+        let (_d, c) = load_text(
+            "[supervisord]\nenvironment=G=1\n[program:w]\ncommand=x %(ENV_P)s %(ENV_G)s\nenvironment=P=2\n",
+        );
+        let c = c.unwrap();
+        let p = &c.groups[0].processes[0];
+        assert_eq!(p.command, "x 2 1");
+        assert_eq!(p.environment.get("G").map(String::as_str), Some("1"));
+    }
+
+    #[test]
+    fn group_collects_programs_and_unknown_is_error() {
+        let (_d, c) = load_text(
+            "[supervisord]\n[program:a]\ncommand=x\n[program:b]\ncommand=y\n[group:g]\nprograms=a,b\npriority=1\n",
+        );
+        let c = c.unwrap();
+        assert_eq!(c.groups.len(), 1);
+        assert_eq!(c.groups[0].name, "g");
+        assert_eq!(c.groups[0].processes.len(), 2);
+        let msg = first_error("[supervisord]\n[group:g]\nprograms=zz\n");
+        assert!(msg.starts_with("[group:g] names unknown program or fcgi-program zz"));
+    }
+
+    #[test]
+    fn eventlistener_defaults_and_validation() {
+        let (_d, c) =
+            load_text("[supervisord]\n[eventlistener:l]\ncommand=x\nevents=tick_5,PROCESS_STATE\n");
+        let g = &c.unwrap().groups[0];
+        assert_eq!(g.priority, -1);
+        assert!(
+            matches!(&g.kind, GroupKind::EventListener { events, buffer_size: 10, .. }
+            if events == &["TICK_5", "PROCESS_STATE"])
+        );
+        let msg = first_error("[supervisord]\n[eventlistener:l]\ncommand=x\nevents=NOPE\n");
+        assert!(msg.starts_with("Unknown event type NOPE in [eventlistener:l] events"));
+        let msg = first_error(
+            "[supervisord]\n[eventlistener:l]\ncommand=x\nevents=TICK\nredirect_stderr=true\n",
+        );
+        assert!(msg.contains("redirect_stderr=true but this is not allowed"));
+    }
+
+    #[test]
+    fn auto_log_without_rollover_warns() {
+        let (_d, c) =
+            load_text("[supervisord]\n[program:w]\ncommand=x\nstdout_logfile_maxbytes=0\n");
+        let c = c.unwrap();
+        assert!(c.messages.iter().any(|m| m.level == LogLevel::Warn
+            && m.text == "For [program:w], AUTO logging used for stdout_logfile without rollover, set maxbytes > 0 to avoid filling up filesystem unintentionally"));
+    }
+
+    #[test]
+    fn include_reads_sorted_matches_and_warns_on_none() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+        std::fs::write(
+            dir.path().join("conf.d/b.ini"),
+            "[program:b]\ncommand=%(here)s/b\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("conf.d/a.ini"), "[program:a]\ncommand=a\n").unwrap();
+        let main = dir.path().join("s.conf");
+        std::fs::write(
+            &main,
+            "[supervisord]\n[include]\nfiles=conf.d/*.ini none/*.x\n",
+        )
+        .unwrap();
+        let c = load(&Options::for_file(&main)).unwrap();
+        let texts: Vec<_> = c.messages.iter().map(|m| m.text.clone()).collect();
+        let d = dir.path().display();
+        assert!(texts.contains(&format!("No file matches via include \"{d}/none/*.x\"")));
+        let ia = texts
+            .iter()
+            .position(|t| t.contains("conf.d/a.ini"))
+            .unwrap();
+        let ib = texts
+            .iter()
+            .position(|t| t.contains("conf.d/b.ini"))
+            .unwrap();
+        assert!(ia < ib);
+        let b = c.groups.iter().find(|g| g.name == "b").unwrap();
+        assert_eq!(b.processes[0].command, format!("{d}/conf.d/b"));
+    }
+
+    #[test]
+    fn collects_several_errors_first_is_pythons() {
+        let errs = load_text(
+            "[supervisord]\nminfds=x\n[program:a]\n[program:b]\ncommand=b\nstartsecs=z\n",
+        )
+        .1
+        .unwrap_err();
+        assert_eq!(errs.0.len(), 3);
+        assert!(errs
+            .first()
+            .message
+            .starts_with("invalid literal for int() with base 10: 'x'"));
+    }
+
+    #[test]
+    fn missing_supervisord_section() {
+        assert_eq!(
+            first_error("[program:a]\ncommand=a\n"),
+            ".ini file does not include supervisord section"
+        );
+    }
+
+    #[test]
+    fn cli_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(&path, "[supervisord]\nloglevel=debug\nidentifier=file\n").unwrap();
+        let mut opts = Options::for_file(&path);
+        opts.identifier = Some("cli".into());
+        opts.nodaemon = true;
+        let c = load(&opts).unwrap();
+        assert_eq!(c.supervisord.identifier, "cli");
+        assert_eq!(c.supervisord.loglevel, LogLevel::Debug);
+        assert!(c.supervisord.nodaemon);
+    }
+
+    #[test]
+    fn fcgi_socket_required_and_parsed() {
+        let (_d, c) =
+            load_text("[supervisord]\n[fcgi-program:f]\ncommand=x\nsocket=tcp://LocalHost:9000\n");
+        let g = &c.unwrap().groups[0];
+        assert!(
+            matches!(&g.kind, GroupKind::Fcgi { socket: FcgiSocket::Tcp { host, port: 9000 }, .. } if host == "localhost")
+        );
+        let msg = first_error("[supervisord]\n[fcgi-program:f]\ncommand=x\n");
+        assert!(msg.starts_with("[fcgi-program:f] section requires a \"socket\" line"));
+    }
+}
