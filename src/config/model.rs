@@ -53,11 +53,12 @@ pub enum LogLevel {
 /// `[supervisord]` after CLI > file > default precedence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Supervisord {
-    /// `None` when `logfile` is `NONE`/`OFF`.
+    /// Absolute path, or syslog. (Python has no "none" here: `logfile=NONE` is a file named NONE.)
     pub logfile: LogTarget,
     pub logfile_maxbytes: u64,
     pub logfile_backups: u32,
     pub loglevel: LogLevel,
+    /// Always `Some` (absolute) when read by `config::load`.
     pub pidfile: Option<PathBuf>,
     pub umask: u32,
     pub nodaemon: bool,
@@ -214,10 +215,13 @@ pub struct ProcessConfig {
     pub stopasgroup: bool,
     pub killasgroup: bool,
     pub user: Option<String>,
+    /// `user=` resolved to a uid at read time (Python's `ProcessConfig.uid`).
+    pub uid: Option<u32>,
     pub redirect_stderr: bool,
     pub stdout: StreamConfig,
     pub stderr: StreamConfig,
-    /// Program `environment=` pairs (expanded); merged over `[supervisord] environment` at spawn.
+    /// `[supervisord] environment` with this program's `environment=` pairs (expanded) merged
+    /// over it, as Python stores it (so a change to either makes the group "changed").
     pub environment: BTreeMap<String, String>,
     pub directory: Option<PathBuf>,
     pub umask: Option<u32>,

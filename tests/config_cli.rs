@@ -1,0 +1,90 @@
+//! `supervisord` command line and `--check`, run as a real binary.
+
+use std::process::{Command, Output};
+
+fn supervisord(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_supervisord"))
+        .args(args)
+        .output()
+        .expect("run supervisord")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn version_prints_4_3_0() {
+    let out = supervisord(&["-v"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "4.3.0\n");
+}
+
+#[test]
+fn help_prints_module_doc() {
+    let out = supervisord(&["-h"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("supervisord -- run a set of applications as daemons."));
+}
+
+#[test]
+fn unknown_option_is_usage_error() {
+    let out = supervisord(&["--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("Error: option --bogus not recognized\nFor help, use "),
+        "{err}"
+    );
+    assert!(err.ends_with(" -h\n"));
+}
+
+#[test]
+fn check_prints_config_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        "[supervisord]\nidentifier=t\n[program:a]\ncommand=/bin/true\nstdout_logfile_maxbytes=0\n",
+    )
+    .unwrap();
+    let out = supervisord(&["--check", "-c", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("supervisord - {"));
+    assert!(lines[0].contains("\"identifier\":\"t\""));
+    assert!(lines[1].starts_with("group a {\"kind\":\"process\""));
+    assert!(lines[2].starts_with("process a:a {"));
+    assert!(
+        text(&out.stderr).contains("WARN For [program:a], AUTO logging used for stdout_logfile")
+    );
+}
+
+#[test]
+fn check_reports_errors_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(&conf, "[supervisord]\nminfds=x\n[program:a]\n").unwrap();
+    let out = supervisord(&["--check", "-c", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines[0].starts_with(
+        "Error: invalid literal for int() with base 10: 'x' in section 'supervisord'"
+    ));
+    assert!(lines[1].starts_with(
+        "Error: program section program:a does not specify a command in section 'program:a'"
+    ));
+    assert!(lines[2].starts_with("For help, use "));
+}
+
+#[test]
+fn missing_config_file() {
+    let out = supervisord(&["-c", "/nonexistent/s.conf"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("Error: could not find config file /nonexistent/s.conf\n")
+    );
+}
