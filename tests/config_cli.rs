@@ -88,3 +88,23 @@ fn missing_config_file() {
         text(&out.stderr).starts_with("Error: could not find config file /nonexistent/s.conf\n")
     );
 }
+
+/// A Python rpcinterface plugin cannot load in a Rust daemon; the config must still be usable
+/// (Python exits 2 only when the plugin is not installed). See docs/compatibility.md.
+#[test]
+fn python_rpcinterface_plugin_is_accepted_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        "[supervisord]\n[rpcinterface:twiddler]\n\
+         supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface\n",
+    )
+    .unwrap();
+    let out = supervisord(&["--check", "-c", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(
+        "rpcinterface twiddler {\"factory\":\"supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface\"}"
+    ));
+    assert!(text(&out.stderr).contains("WARN [rpcinterface:twiddler]"));
+}
