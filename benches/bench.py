@@ -428,10 +428,11 @@ def bench_rss(binary, ctx):
 
 
 def bench_fleet(binary, ctx):
-    """One daemon life with 1000 `sleep` programs (startsecs=0, logs NONE), three figures:
-    launch -> all RUNNING (Popen to the 1000th `entered RUNNING state` line in the main log,
-    which needs no RPC, so a daemon that spawns before serving is timed the same way);
-    getAllProcessInfo over the unix socket, one client back to back (calls/s, p50, p99);
+    """One daemon life with 1000 `sleep` programs (startsecs=0, logs NONE), three figures.
+    Launch -> all RUNNING: from Popen to the 1000th `entered RUNNING state` line in the main
+    log, watched passively, because polling over RPC would wake Python's 1 s loop early and
+    shorten its figure. getAllProcessInfo over the unix socket: one client back to back
+    (calls/s; p50 and p99 by nearest rank, so with Python's few calls p99 is its slowest).
     SIGTERM -> daemon exited, with no child left alive."""
     n = ctx.scale.fleet
     with Daemon(binary, ctx, [sleepers(n)], "fleet") as daemon:
@@ -567,7 +568,8 @@ LOG_EVENT = re.compile(rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ "
 
 def bench_respawn(binary, ctx):
     """A program that exits at once (`false`, startsecs=0, autorestart=true): median ms from
-    an `exited:` line to the next `spawned:` line in the main log (millisecond timestamps)."""
+    an `exited:` line to the next `spawned:` line in the main log (its millisecond
+    timestamps), over the whole crash loop."""
     program = Program("crash", "false", options={"autorestart": "true", "startretries": 1000})
     with Daemon(binary, ctx, [program], "respawn") as daemon:
         daemon.wait_ready()
@@ -655,11 +657,11 @@ SCENARIOS = [
         Metric("rss", "VmRSS", "MB", (("python", "<=", 0.1),)),
         Metric("hwm", "VmHWM (peak)", "MB")]),
     Scenario("fleet", "{s.fleet} programs: launch, getAllProcessInfo, shutdown", bench_fleet, [
-        Metric("launch", "launch -> all RUNNING", "s", (("python", "<=", 0.1), ("floor", "<=", 2))),
+        Metric("launch", "launch → all RUNNING", "s", (("python", "<=", 0.1), ("floor", "<=", 2))),
         Metric("allinfo_rate", "getAllProcessInfo throughput", "calls/s", (("python", ">=", 50),)),
         Metric("allinfo_p50", "getAllProcessInfo p50", "ms"),
         Metric("allinfo_p99", "getAllProcessInfo p99", "ms", (("python", "<=", 0.02),)),
-        Metric("shutdown", "SIGTERM -> exited, all reaped", "s", (("python", "<=", 0.1),))],
+        Metric("shutdown", "SIGTERM → exited, all reaped", "s", (("python", "<=", 0.1),))],
         floor=floor_spawn),
     Scenario("logcapture", "One child writing {s.log_mib} MiB to its stdout_logfile",
              bench_logcapture, [
@@ -670,7 +672,7 @@ SCENARIOS = [
         Metric("chatty_cpu", "daemon CPU", "% of a core", (("python", "<=", 0.2),)),
         Metric("chatty_lines", "lines captured", "lines/s")]),
     Scenario("respawn", "Respawn after a crash, {s.respawn_seconds:g} s of crash loop", bench_respawn, [
-        Metric("respawn", "exited -> next spawned, median", "ms", (("abs", "<=", 10),))]),
+        Metric("respawn", "exited → next spawned, median", "ms", (("abs", "<=", 10),))]),
     Scenario("getstate", "getState, {s.rpc_clients} client processes × {s.rpc_seconds:g} s, {s.rpc_programs} programs", bench_getstate, [
         Metric("getstate_rate", "getState throughput", "calls/s", (("python", ">=", 20),))]),
 ]
