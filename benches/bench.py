@@ -1,0 +1,851 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of two supervisord-compatible daemons: ours against Python's 4.3.0.
+
+Every scenario runs both daemons interleaved (ours, Python, ours, Python, ...) on identical
+configs, plus the scenario's floor (what no supervisor can beat) where there is one, and reports
+medians with [min-max], the ratio ours/Python (or ours/floor) and the target from the issues.
+Only the daemon is measured: its own VmRSS and the utime+stime of all its threads from /proc.
+See docs/benchmarks.md for the latest figures and ../shared/reference/performance.md for the
+method. Standard library only; run through scripts/bench.sh.
+"""
+
+import argparse
+import ctypes
+import datetime
+import math
+import multiprocessing
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import xmlrpc.client
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+SIDES = ("ours", "python", "floor")
+RUNNING = 20  # ProcessStates.RUNNING
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TOKEN_VAR = "SUPERVISOR_BENCH_TOKEN"
+
+
+class BenchError(Exception):
+    """A daemon did not do what a scenario needs; the scenario is reported as not measured."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Child programs the scenarios run (written to the session directory at start).
+
+BULK_WRITER = '''\
+"""Write argv[1] bytes of 80-byte lines to stdout in 64 KiB writes, as fast as possible."""
+import os, sys
+total = int(sys.argv[1])
+pattern = memoryview((b"x" * 79 + b"\\n") * 4096)  # 5 x 64 KiB, so the lines stay continuous
+written = 0
+while written < total:
+    offset = written % len(pattern)
+    chunk = pattern[offset:offset + min(65536, total - written)]
+    written += os.write(1, chunk)
+'''
+
+CHATTY_WRITER = '''\
+"""Write one short line per write(2) to stdout, argv[1] lines per second, forever."""
+import os, sys, time
+period = 1.0 / float(sys.argv[1])
+line = b"a short line from a chatty benchmark child\\n"
+due = time.monotonic()
+while True:
+    os.write(1, line)
+    due += period
+    delay = due - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+'''
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of the scenarios: the issue's figures, or small ones for a smoke run (--quick)."""
+
+    rss_programs: int = 100
+    fleet: int = 1000
+    log_bytes: int = 1 << 30
+    chatty_children: int = 50
+    chatty_rate: int = 1000
+    chatty_seconds: float = 10.0
+    respawn_seconds: float = 10.0
+    rpc_programs: int = 100
+    rpc_clients: int = 8
+    rpc_seconds: float = 5.0
+
+    @property
+    def log_mib(self):
+        return self.log_bytes >> 20
+
+
+QUICK = Scale(fleet=200, log_bytes=100 << 20, chatty_seconds=3.0, respawn_seconds=5.0,
+              rpc_seconds=2.0)
+
+
+@dataclass
+class Context:
+    """What every scenario needs: the sizes and where the helper programs are."""
+
+    scale: Scale
+    session: Path
+    bulk_writer: Path
+    chatty_writer: Path
+
+
+# ---------------------------------------------------------------------------------------------
+# Process bookkeeping: /proc readings, fd limit, leftovers.
+
+def raise_fd_limit():
+    """Raise the soft RLIMIT_NOFILE to the hard limit; daemons inherit it (1000 programs need ~3000 fds)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def become_subreaper():
+    """Adopt orphans (children of a killed daemon) so teardown can reap them; pid 1 may not."""
+    PR_SET_CHILD_SUBREAPER = 36
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def cpu_seconds(pid):
+    """utime+stime of all threads of pid, in seconds (/proc/<pid>/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_mb(pid, field_name="VmRSS"):
+    """A memory figure of pid itself (not its children) from /proc/<pid>/status, in MB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) * 1024 / 1e6
+    raise BenchError(f"no {field_name} for pid {pid}")
+
+
+def pids_with_token(token):
+    """Live processes whose environment carries the token: a daemon's children and theirs."""
+    needle = f"{TOKEN_VAR}={token}".encode()
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def reap_orphans():
+    """Collect every exited child of ours, adopted orphans included."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def wait_until(predicate, timeout, what, interval=0.005):
+    """Poll predicate until it returns a true value (returned) or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------------
+# A minimal XML-RPC client: HTTP/1.1 keep-alive over AF_UNIX, so the client is not the bottleneck.
+
+def encode_call(method, *params):
+    """A complete pre-encoded HTTP request for one XML-RPC call."""
+    body = xmlrpc.client.dumps(params, methodname=method).encode()
+    head = (f"POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+class RpcConnection:
+    """One keep-alive connection to the daemon's unix socket."""
+
+    def __init__(self, path, timeout=60.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self.buffer = b""
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        data = self.sock.recv(1 << 18)
+        if not data:
+            raise BenchError("daemon closed the connection")
+        self.buffer += data
+
+    def roundtrip(self, request):
+        """Send a pre-encoded request, return the response body (HTTP 200 with Content-Length)."""
+        self.sock.sendall(request)
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        if b" 200 " not in lines[0] + b" ":
+            raise BenchError(f"HTTP status {lines[0].decode(errors='replace')}")
+        length = None
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length is None:
+            raise BenchError("response without Content-Length")
+        parts = [self.buffer]
+        received = len(self.buffer)
+        while received < length:
+            data = self.sock.recv(max(1 << 18, length - received))
+            if not data:
+                raise BenchError("daemon closed the connection mid-response")
+            parts.append(data)
+            received += len(data)
+        data = b"".join(parts)
+        self.buffer = data[length:]
+        return data[:length]
+
+    def call(self, method, *params):
+        """A decoded XML-RPC call (raises xmlrpc.client.Fault on a fault)."""
+        result, _ = xmlrpc.client.loads(self.roundtrip(encode_call(method, *params)))
+        return result[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# One daemon under test.
+
+@dataclass
+class Program:
+    """One [program:x] section; numprocs > 1 names processes name_0000, name_0001, ..."""
+
+    name: str
+    command: str
+    numprocs: int = 1
+    options: dict = field(default_factory=dict)
+
+    def section(self):
+        options = {"command": self.command, "numprocs": self.numprocs, "startsecs": 0,
+                   "autorestart": "false", "stdout_logfile": "NONE", "stderr_logfile": "NONE"}
+        if self.numprocs > 1:
+            options["process_name"] = "%(program_name)s_%(process_num)04d"
+        options.update(self.options)
+        lines = [f"[program:{self.name}]"] + [f"{k} = {v}" for k, v in options.items()]
+        return "\n".join(lines) + "\n"
+
+
+class Daemon:
+    """A supervisord-compatible binary run with `-n -c` on a temp config, always torn down.
+
+    The daemon gets its own session (process group) and a unique token in its environment,
+    which its children inherit; teardown sends SIGTERM, then SIGKILLs the group and every
+    process carrying the token, reaps them and removes the temp dir.
+    """
+
+    def __init__(self, binary, ctx, programs, name):
+        self.binary = binary
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=ctx.session))
+        self.socket = self.dir / "supervisor.sock"
+        self.logfile = self.dir / "supervisord.log"
+        self.programs = programs
+        self.token = uuid.uuid4().hex
+        self.proc = None
+        self.out = None
+        self.started = None
+
+    def config(self):
+        processes = sum(p.numprocs for p in self.programs)
+        return "\n".join([
+            f"[unix_http_server]\nfile = {self.socket}\n",
+            f"[supervisord]\nlogfile = {self.logfile}\nlogfile_maxbytes = 0\n"
+            f"pidfile = {self.dir}/supervisord.pid\nchildlogdir = {self.dir}\n"
+            f"loglevel = info\nnodaemon = true\nminfds = {max(1024, 3 * processes + 256)}\n",
+            "[rpcinterface:supervisor]\n"
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+            f"[supervisorctl]\nserverurl = unix://{self.socket}\n",
+            *(p.section() for p in self.programs),
+        ])
+
+    def __enter__(self):
+        conf = self.dir / "supervisord.conf"
+        conf.write_text(self.config())
+        self.out = open(self.dir / "daemon.out", "wb")
+        env = dict(os.environ, **{TOKEN_VAR: self.token})
+        self.started = time.monotonic()
+        try:
+            self.proc = subprocess.Popen([self.binary, "-n", "-c", str(conf)], env=env,
+                                         stdin=subprocess.DEVNULL, stdout=self.out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError:
+            self.teardown()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.teardown()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def check_alive(self):
+        """Raise with the daemon's last output if it has exited."""
+        if self.proc.poll() is not None:
+            output = (self.dir / "daemon.out").read_bytes().decode(errors="replace")
+            last = [line[:200] for line in output.splitlines() if line.strip()][-3:]
+            raise BenchError(f"daemon exited with status {self.proc.returncode}: "
+                             + " / ".join(last))
+
+    def connect(self):
+        return RpcConnection(self.socket)
+
+    def wait_ready(self, timeout=120.0):
+        """Wait until the daemon answers getState with RUNNING over its unix socket."""
+        def answered():
+            self.check_alive()
+            try:
+                conn = self.connect()
+                try:
+                    return conn.call("supervisor.getState")["statename"] == "RUNNING"
+                finally:
+                    conn.close()
+            except (OSError, xmlrpc.client.Fault, xmlrpc.client.ResponseError):
+                return False
+        wait_until(answered, timeout, "the daemon to answer getState", interval=0.02)
+
+    def wait_all_running(self, count, timeout=180.0):
+        """Wait until getAllProcessInfo lists `count` processes, all RUNNING."""
+        self.wait_ready(timeout)
+        conn = self.connect()
+        try:
+            def all_running():
+                self.check_alive()
+                infos = conn.call("supervisor.getAllProcessInfo")
+                return len(infos) == count and all(i["state"] == RUNNING for i in infos)
+            wait_until(all_running, timeout, f"{count} processes RUNNING", interval=0.1)
+        finally:
+            conn.close()
+
+    def teardown(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        if self.out is not None:
+            self.out.close()
+
+        def leftovers_gone():
+            for pid in pids_with_token(self.token):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            reap_orphans()
+            return not pids_with_token(self.token)
+        wait_until(leftovers_gone, 30, "the daemon's children to die", interval=0.05)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class LogTail:
+    """Reads complete new lines from a growing log file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+
+    def new_lines(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        return lines
+
+
+def sleepers(n):
+    return Program("sleep", "sleep 1000", numprocs=n)
+
+
+def percentile(samples, q):
+    """Nearest-rank percentile (q in 0..1)."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios: each runs one daemon binary once and returns {metric key: value}.
+
+def bench_rss(binary, ctx):
+    """Daemon VmRSS with 100 `sleep` programs RUNNING (logs NONE): the daemon's own memory,
+    read after a 1 s settle; VmHWM (peak) alongside."""
+    n = ctx.scale.rss_programs
+    with Daemon(binary, ctx, [sleepers(n)], "rss") as daemon:
+        daemon.wait_all_running(n)
+        time.sleep(1.0)
+        return {"rss": rss_mb(daemon.pid), "hwm": rss_mb(daemon.pid, "VmHWM")}
+
+
+def bench_fleet(binary, ctx):
+    """One daemon life with 1000 `sleep` programs (startsecs=0, logs NONE), three figures.
+    Launch -> all RUNNING: from Popen to the 1000th `entered RUNNING state` line in the main
+    log, watched passively, because polling over RPC would wake Python's 1 s loop early and
+    shorten its figure. getAllProcessInfo over the unix socket: one client back to back
+    (calls/s; p50 and p99 by nearest rank, so with Python's few calls p99 is its slowest).
+    SIGTERM -> daemon exited, with no child left alive."""
+    n = ctx.scale.fleet
+    with Daemon(binary, ctx, [sleepers(n)], "fleet") as daemon:
+        tail = LogTail(daemon.logfile)
+        running = 0
+
+        def all_entered_running():
+            nonlocal running
+            daemon.check_alive()
+            running += sum(b"entered RUNNING state" in line for line in tail.new_lines())
+            return running >= n
+        wait_until(all_entered_running, 180, f"{n} `entered RUNNING state` log lines")
+        launch = time.monotonic() - daemon.started
+        daemon.wait_all_running(n)
+
+        conn = daemon.connect()
+        request = encode_call("supervisor.getAllProcessInfo")
+        if len(xmlrpc.client.loads(conn.roundtrip(request))[0][0]) != n:
+            raise BenchError(f"getAllProcessInfo did not list {n} processes")
+        latencies = []
+        begin = time.monotonic()
+        while time.monotonic() - begin < ctx.scale.rpc_seconds or len(latencies) < 3:
+            t0 = time.monotonic()
+            conn.roundtrip(request)
+            latencies.append(time.monotonic() - t0)
+        elapsed = time.monotonic() - begin
+        conn.close()
+
+        t0 = time.monotonic()
+        daemon.proc.send_signal(signal.SIGTERM)
+        try:
+            daemon.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            raise BenchError("daemon still running 120 s after SIGTERM")
+        shutdown = time.monotonic() - t0
+        alive = pids_with_token(daemon.token)
+        if alive:
+            raise BenchError(f"{len(alive)} children still alive after the daemon exited")
+        return {"launch": launch, "shutdown": shutdown,
+                "allinfo_rate": len(latencies) / elapsed,
+                "allinfo_p50": percentile(latencies, 0.5) * 1e3,
+                "allinfo_p99": percentile(latencies, 0.99) * 1e3}
+
+
+def floor_spawn(ctx):
+    """The spawn floor: this process posix_spawnp's 1000 `sleep`s (each in its own process
+    group, as a supervisor does); the time to spawn them all."""
+    env = dict(os.environ)
+    pids = []
+    try:
+        t0 = time.monotonic()
+        for _ in range(ctx.scale.fleet):
+            pids.append(os.posix_spawnp("sleep", ["sleep", "1000"], env, setpgroup=0))
+        return {"launch": time.monotonic() - t0}
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        for pid in pids:
+            os.waitpid(pid, 0)
+
+
+def bench_logcapture(binary, ctx):
+    """One child writing 1 GB of 80-byte lines in 64 KiB writes into its stdout_logfile
+    (maxbytes=0): throughput from startProcess to the last byte in the file, and the daemon's
+    CPU time (all threads) per MB captured."""
+    total = ctx.scale.log_bytes
+    program = Program("writer", f"{sys.executable} {ctx.bulk_writer} {total}", options={
+        "autostart": "false", "stdout_logfile": "%(here)s/writer.log",
+        "stdout_logfile_maxbytes": 0, "stdout_logfile_backups": 0})
+    with Daemon(binary, ctx, [program], "log") as daemon:
+        daemon.wait_ready()
+        log = daemon.dir / "writer.log"
+        conn = daemon.connect()
+        cpu0 = cpu_seconds(daemon.pid)
+        t0 = time.monotonic()
+        conn.call("supervisor.startProcess", "writer", False)
+
+        def all_captured():
+            daemon.check_alive()
+            return log.exists() and log.stat().st_size >= total
+        wait_until(all_captured, 600, f"{total} bytes in the child's log file", interval=0.002)
+        elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(daemon.pid) - cpu0
+        conn.close()
+        if log.stat().st_size != total:
+            raise BenchError(f"log file has {log.stat().st_size} bytes, expected {total}")
+        return {"log_rate": total / 1e6 / elapsed, "log_cpu": cpu * 1e3 / (total / 1e6)}
+
+
+def floor_cat(ctx):
+    """The log capture floor: the same generator piped through `cat` into a file on the
+    same disk."""
+    total = ctx.scale.log_bytes
+    target = ctx.session / "floor.log"
+    t0 = time.monotonic()
+    subprocess.run(f"'{sys.executable}' '{ctx.bulk_writer}' {total} | cat > '{target}'",
+                   shell=True, check=True)
+    elapsed = time.monotonic() - t0
+    size = target.stat().st_size
+    target.unlink()
+    if size != total:
+        raise BenchError(f"floor wrote {size} bytes, expected {total}")
+    return {"log_rate": total / 1e6 / elapsed}
+
+
+def bench_chatty(binary, ctx):
+    """50 children each writing 1000 short lines/s (one write per line) into their own
+    stdout_logfile: the daemon's CPU % of one core over the window, and the lines/s that
+    reached the log files (so both daemons are seen to have carried the same load)."""
+    s = ctx.scale
+    program = Program("chatty", f"{sys.executable} {ctx.chatty_writer} {s.chatty_rate}",
+                      numprocs=s.chatty_children, options={
+                          "stdout_logfile": "%(here)s/%(program_name)s_%(process_num)04d.log",
+                          "stdout_logfile_maxbytes": 0, "stdout_logfile_backups": 0})
+    with Daemon(binary, ctx, [program], "chatty") as daemon:
+        daemon.wait_all_running(s.chatty_children)
+        time.sleep(1.0)
+
+        def logged_bytes():
+            return sum(p.stat().st_size for p in daemon.dir.glob("chatty_*.log"))
+        bytes0, cpu0, t0 = logged_bytes(), cpu_seconds(daemon.pid), time.monotonic()
+        time.sleep(s.chatty_seconds)
+        bytes1, cpu1, t1 = logged_bytes(), cpu_seconds(daemon.pid), time.monotonic()
+        daemon.check_alive()
+        line = len(b"a short line from a chatty benchmark child\n")
+        return {"chatty_cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
+                "chatty_lines": (bytes1 - bytes0) / line / (t1 - t0)}
+
+
+LOG_EVENT = re.compile(rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ "
+                       rb"(spawned: 'crash' |exited: crash )")
+
+
+def bench_respawn(binary, ctx):
+    """A program that exits at once (`false`, startsecs=0, autorestart=true): median ms from
+    an `exited:` line to the next `spawned:` line in the main log (its millisecond
+    timestamps), over the whole crash loop."""
+    program = Program("crash", "false", options={"autorestart": "true", "startretries": 1000})
+    with Daemon(binary, ctx, [program], "respawn") as daemon:
+        daemon.wait_ready()
+        time.sleep(ctx.scale.respawn_seconds)
+        daemon.check_alive()
+        gaps, exited = [], None
+        for line in daemon.logfile.read_bytes().split(b"\n"):
+            match = LOG_EVENT.match(line)
+            if not match:
+                continue
+            stamp = datetime.datetime.strptime(match[1].decode(), "%Y-%m-%d %H:%M:%S,%f")
+            if match[2].startswith(b"exited"):
+                exited = stamp
+            elif exited is not None:
+                gaps.append((stamp - exited).total_seconds() * 1e3)
+                exited = None
+        if len(gaps) < 2:
+            raise BenchError(f"only {len(gaps)} exited -> spawned pairs in the main log")
+        return {"respawn": statistics.median(gaps)}
+
+
+def _getstate_client(path, seconds, barrier, results):
+    """One client process: getState back to back on one connection for `seconds`."""
+    try:
+        conn = RpcConnection(path)
+        request = encode_call("supervisor.getState")
+        barrier.wait()
+        calls, deadline = 0, time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            conn.roundtrip(request)
+            calls += 1
+        results.put(calls)
+    except Exception as exc:  # reported to the parent, which fails the run
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def bench_getstate(binary, ctx):
+    """8 client processes calling getState back to back for 5 s over the unix socket, with
+    100 programs running: total requests/s."""
+    s = ctx.scale
+    with Daemon(binary, ctx, [sleepers(s.rpc_programs)], "getstate") as daemon:
+        daemon.wait_all_running(s.rpc_programs)
+        mp = multiprocessing.get_context("fork")
+        barrier, results = mp.Barrier(s.rpc_clients), mp.Queue()
+        clients = [mp.Process(target=_getstate_client,
+                              args=(daemon.socket, s.rpc_seconds, barrier, results))
+                   for _ in range(s.rpc_clients)]
+        for client in clients:
+            client.start()
+        counts = [results.get(timeout=s.rpc_seconds + 120) for _ in clients]
+        for client in clients:
+            client.join()
+        errors = [c for c in counts if isinstance(c, str)]
+        if errors:
+            raise BenchError(f"getState client failed: {errors[0]}")
+        return {"getstate_rate": sum(counts) / s.rpc_seconds}
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario table, running, and the report.
+
+@dataclass
+class Metric:
+    """One reported figure; targets are (against, op, bound) with against in python/floor/abs."""
+
+    key: str
+    label: str
+    unit: str
+    targets: tuple = ()
+
+
+@dataclass
+class Scenario:
+    """A named group of metrics measured in one daemon run; title is formatted with the Scale."""
+
+    name: str
+    title: str
+    run: Callable
+    metrics: list
+    floor: Optional[Callable] = None
+
+
+SCENARIOS = [
+    Scenario("rss", "Daemon memory, {s.rss_programs} programs running", bench_rss, [
+        Metric("rss", "VmRSS", "MB", (("python", "<=", 0.1),)),
+        Metric("hwm", "VmHWM (peak)", "MB")]),
+    Scenario("fleet", "{s.fleet} programs: launch, getAllProcessInfo, shutdown", bench_fleet, [
+        Metric("launch", "launch → all RUNNING", "s", (("python", "<=", 0.1), ("floor", "<=", 2))),
+        Metric("allinfo_rate", "getAllProcessInfo throughput", "calls/s", (("python", ">=", 50),)),
+        Metric("allinfo_p50", "getAllProcessInfo p50", "ms"),
+        Metric("allinfo_p99", "getAllProcessInfo p99", "ms", (("python", "<=", 0.02),)),
+        Metric("shutdown", "SIGTERM → exited, all reaped", "s", (("python", "<=", 0.1),))],
+        floor=floor_spawn),
+    Scenario("logcapture", "One child writing {s.log_mib} MiB to its stdout_logfile",
+             bench_logcapture, [
+                 Metric("log_rate", "throughput", "MB/s", (("floor", ">=", 0.9),)),
+                 Metric("log_cpu", "daemon CPU per MB", "ms/MB", (("python", "<=", 0.5),))],
+             floor=floor_cat),
+    Scenario("chatty", "{s.chatty_children} children × {s.chatty_rate} lines/s for {s.chatty_seconds:g} s", bench_chatty, [
+        Metric("chatty_cpu", "daemon CPU", "% of a core", (("python", "<=", 0.2),)),
+        Metric("chatty_lines", "lines captured", "lines/s")]),
+    Scenario("respawn", "Respawn after a crash, {s.respawn_seconds:g} s of crash loop", bench_respawn, [
+        Metric("respawn", "exited → next spawned, median", "ms", (("abs", "<=", 10),))]),
+    Scenario("getstate", "getState, {s.rpc_clients} client processes × {s.rpc_seconds:g} s, {s.rpc_programs} programs", bench_getstate, [
+        Metric("getstate_rate", "getState throughput", "calls/s", (("python", ">=", 20),))]),
+]
+
+
+@dataclass
+class Outcome:
+    """All repetitions of one scenario: samples per side and metric, and failures per side."""
+
+    samples: dict = field(default_factory=lambda: {side: {} for side in SIDES})
+    failures: dict = field(default_factory=dict)
+
+    def median(self, side, key):
+        values = self.samples[side].get(key)
+        return statistics.median(values) if values else None
+
+
+def run_scenario(scenario, binaries, ctx, reps):
+    """Run ours, Python (and the floor) interleaved `reps` times; a side that fails is dropped
+    from the remaining repetitions and its reason kept for the report."""
+    outcome = Outcome()
+    runners = {side: (lambda b=binary: scenario.run(b, ctx)) for side, binary in binaries.items()}
+    if scenario.floor:
+        runners["floor"] = lambda: scenario.floor(ctx)
+    for rep in range(reps):
+        for side, runner in runners.items():
+            if side in outcome.failures:
+                continue
+            print(f"[{scenario.name}] rep {rep + 1}/{reps} {side} ...", file=sys.stderr, flush=True)
+            try:
+                values = runner()
+            except Exception as exc:  # whatever a daemon does wrong is reported, never fatal
+                outcome.failures[side] = f"{type(exc).__name__}: {exc}"
+                print(f"[{scenario.name}] {side} failed: {exc}", file=sys.stderr, flush=True)
+                continue
+            print(f"[{scenario.name}]   {values}", file=sys.stderr, flush=True)
+            for key, value in values.items():
+                outcome.samples[side].setdefault(key, []).append(value)
+    return outcome
+
+
+def fmt(value, spec=".3g"):
+    """A figure with three significant digits, thousands separated."""
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:{spec}}"
+
+
+def cell(outcome, side, metric):
+    values = outcome.samples[side].get(metric.key)
+    if not values:
+        return "not measured" if side in outcome.failures else ""
+    text = f"{fmt(statistics.median(values))} {metric.unit}"
+    if len(values) > 1:
+        text += f" [{fmt(min(values))}–{fmt(max(values))}]"
+    return text
+
+
+def ratio(outcome, metric, against):
+    ours, ref = outcome.median("ours", metric.key), outcome.median(against, metric.key)
+    return ours / ref if ours is not None and ref else None
+
+
+def verdict(outcome, metric):
+    """The targets as text and pass/FAIL ('–' when a figure is missing)."""
+    texts, results = [], []
+    for against, op, bound in metric.targets:
+        sign = {"<=": "≤", ">=": "≥"}[op]
+        if against == "abs":
+            texts.append(f"{sign} {bound:g} {metric.unit}")
+            value = outcome.median("ours", metric.key)
+        else:
+            texts.append(f"ours/{'Python' if against == 'python' else 'floor'} {sign} {bound:g}")
+            value = ratio(outcome, metric, against)
+        results.append(None if value is None else
+                       (value <= bound if op == "<=" else value >= bound))
+    if not texts:
+        return "", ""
+    if None in results:
+        return "; ".join(texts), "–"
+    return "; ".join(texts), "pass" if all(results) else "FAIL"
+
+
+def render_scenario(scenario, outcome, scale):
+    has_floor = scenario.floor is not None
+    head = ["figure", "ours", "Python 4.3.0"] + (["floor"] if has_floor else [])
+    head += ["ours/Python"] + (["ours/floor"] if has_floor else []) + ["target", "result"]
+    lines = [f"## {scenario.name}: {scenario.title.format(s=scale)}", "",
+             " ".join((scenario.run.__doc__ or "").split()), ""]
+    if scenario.floor:
+        lines += ["Floor: " + " ".join(scenario.floor.__doc__.split()), ""]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for metric in scenario.metrics:
+        row = [metric.label, cell(outcome, "ours", metric), cell(outcome, "python", metric)]
+        if has_floor:
+            row.append(cell(outcome, "floor", metric))
+        row.append(fmt(ratio(outcome, metric, "python"), "#.3g"))
+        if has_floor:
+            floor_ratio = ratio(outcome, metric, "floor")
+            row.append(fmt(floor_ratio, "#.3g") if floor_ratio is not None else "")
+        row += verdict(outcome, metric)
+        lines.append("| " + " | ".join(row) + " |")
+    for side, reason in outcome.failures.items():
+        who = {"ours": "ours", "python": "Python", "floor": "floor"}[side]
+        lines += ["", f"{who}: not measured ({who} failed: {reason})"]
+    return "\n".join(lines) + "\n"
+
+
+def version_of(binary):
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        return "unknown"
+
+
+def machine():
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return f"{os.cpu_count()} CPUs, {mem_kb / 2**20:.1f} GiB RAM, Linux {platform.release()}"
+
+
+def render_report(args, scale, outcomes):
+    lines = [
+        "# Benchmarks: supervisor-rs against Python Supervisor 4.3.0", "",
+        f"- date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        f"- machine: {machine()}",
+        f"- ours: `{args.ours}` ({version_of(args.ours)})",
+        f"- Python: `{args.python}` ({version_of(args.python)})",
+        f"- harness: Python {platform.python_version()}, interleaved repetitions: {args.reps} "
+        f"(ours, Python{', floor' if any(s.floor for s, _ in outcomes) else ''}), medians "
+        f"[min–max]{'; **--quick** sizes: ' + repr(scale) if args.quick else ''}",
+        "", "Generated by `scripts/bench.sh` (`benches/bench.py`). The machine is shared and "
+        "noisy: compare ratios from one run, not absolute figures across runs.", ""]
+    for scenario, outcome in outcomes:
+        lines.append(render_scenario(scenario, outcome, scale))
+    return "\n".join(lines)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ours", required=True, help="our supervisord binary")
+    parser.add_argument("--python", required=True, help="Python supervisord 4.3.0")
+    parser.add_argument("--only", action="append", choices=[s.name for s in SCENARIOS],
+                        help="run only this scenario (repeatable)")
+    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions (default 3)")
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument("--out", type=Path, help="also write the markdown report here")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    scale = QUICK if args.quick else Scale()
+    hard = raise_fd_limit()
+    if hard < 3 * scale.fleet + 256:
+        sys.exit(f"hard fd limit {hard} is too low for {scale.fleet} programs")
+    become_subreaper()
+    binaries = {"ours": str(Path(args.ours).resolve()), "python": str(Path(args.python).resolve())}
+    session = Path(tempfile.mkdtemp(prefix="supervisor-bench-"))
+    try:
+        ctx = Context(scale, session, session / "bulk_writer.py", session / "chatty_writer.py")
+        ctx.bulk_writer.write_text(BULK_WRITER)
+        ctx.chatty_writer.write_text(CHATTY_WRITER)
+        outcomes = [(s, run_scenario(s, binaries, ctx, args.reps))
+                    for s in SCENARIOS if not args.only or s.name in args.only]
+    finally:
+        shutil.rmtree(session, ignore_errors=True)
+    report = render_report(args, scale, outcomes)
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+
+
+if __name__ == "__main__":
+    main()
