@@ -9,15 +9,18 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
+use hyper_util::rt::TokioIo;
+use std::sync::atomic::Ordering;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use tower::ServiceExt;
 
 use crate::config::{Config, Credentials, LogLevel, ParseMessage};
 use crate::rpc::Dispatcher;
 
+use super::deadline::HeadDeadline;
 use super::{router, Limits};
 
 /// Why the HTTP servers could not be opened. The text is Python's usage error message.
@@ -273,11 +276,13 @@ fn connection<S>(stream: S, app: axum::Router, limits: Limits)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = TowerToHyperService::new(app);
+    let (stream, received) = HeadDeadline::new(stream, limits.header_timeout);
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        received.store(true, Ordering::Release);
+        app.clone().oneshot(request)
+    });
     tokio::spawn(async move {
         let _ = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
             .serve_connection(TokioIo::new(stream), service)
             .await;
     });

@@ -6,6 +6,7 @@
 //! pages). Transport problems get Medusa's exact error page; XML-RPC faults are HTTP 200.
 
 mod auth;
+mod deadline;
 mod listen;
 mod logtail;
 mod page;
@@ -30,7 +31,8 @@ pub use listen::{bind, serve, startup_messages, BoundListener, HttpError};
 pub struct Limits {
     /// Largest accepted request body; larger ones get 413.
     pub max_body: usize,
-    /// Time allowed to send a request's headers; then the connection is closed.
+    /// Time allowed to send a request's headers, from its first byte; then the connection is
+    /// closed. Idle keep-alive connections are not limited.
     pub header_timeout: Duration,
     /// Time allowed to send a request's body once the headers are in; then 408.
     pub body_timeout: Duration,

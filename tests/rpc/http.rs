@@ -204,7 +204,13 @@ async fn hostile_connections_hold_only_themselves() {
     // The slow body times out with 408; the slow headers get the connection closed.
     let r = super::client::read_response(&mut slow_body).await;
     assert_eq!(r.status, 408);
-    let _ = read_until_closed(&mut slow_headers).await;
+    let mut rest = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(2), slow_headers.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "a head that never ends must cost only a bounded wait"
+    );
 
     for raw in [
         &b"\x00\xff\xfe garbage \x01\x02\r\n\r\n"[..],
@@ -387,4 +393,21 @@ fn startup_messages_follow_python() {
             "Server 'unix_http_server' running without any HTTP authentication checking",
         ]
     );
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_stay_open() {
+    let server = Server::start(World::golden(), None).await;
+    let mut conn = server.unix().await;
+    let call = xml::encode_call("supervisor.getAPIVersion", &[]);
+    assert_eq!(
+        post(&mut conn, "/RPC2", call.as_bytes(), None).await.status,
+        200
+    );
+    tokio::time::sleep(super::client::test_limits().header_timeout * 3).await;
+    assert_eq!(
+        post(&mut conn, "/RPC2", call.as_bytes(), None).await.status,
+        200
+    );
+    server.stop().await;
 }
