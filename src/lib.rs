@@ -2,12 +2,16 @@
 //!
 //! # Layout
 //! - [`config`]: `supervisord.conf` → typed [`config::Config`].
+//! - [`http`]: the unix and inet HTTP servers: XML-RPC, log tails, status page, auth.
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
+//! - [`rpc`]: the XML-RPC codec and the `supervisor.*`/`system.*` methods.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
 
 pub mod config;
+pub mod http;
 pub mod process;
+pub mod rpc;
 pub mod signal;
 pub mod supervisor;
 

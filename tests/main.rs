@@ -3,3 +3,4 @@
 
 mod config_cli;
 mod config_diff;
+mod rpc;

@@ -1,0 +1,154 @@
+//! Method dispatch: `namespace.method` → the `system` or `supervisor` implementation, with
+//! argument checking shared by all methods.
+
+use std::sync::Arc;
+
+use crate::config::RpcInterface;
+use crate::supervisor::Handle;
+
+use super::fault::Fault;
+use super::methods;
+use super::xml::Value;
+
+/// Answers XML-RPC calls for one daemon. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    handle: Handle,
+    /// Namespaces served by the built-in `make_main_rpcinterface` factory (normally just
+    /// `supervisor`). Plugin factories cannot be loaded, so their namespaces are absent.
+    namespaces: Arc<[String]>,
+}
+
+impl Dispatcher {
+    /// A dispatcher serving the built-in namespaces among `rpcinterfaces`.
+    pub fn new(handle: Handle, rpcinterfaces: &[RpcInterface]) -> Dispatcher {
+        let namespaces = rpcinterfaces
+            .iter()
+            .filter(|r| r.builtin)
+            .map(|r| r.name.clone())
+            .collect();
+        Dispatcher { handle, namespaces }
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The namespaces that have the supervisor methods.
+    pub(crate) fn namespaces(&self) -> &[String] {
+        &self.namespaces
+    }
+
+    /// Calls `method` with `params`. Faults are values here; only the transport fails otherwise.
+    pub async fn call(&self, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
+        let (namespace, name) = split_method(method)?;
+        if namespace == "system" {
+            methods::system::call(self, name, params).await
+        } else if self.namespaces.iter().any(|n| n == namespace) {
+            methods::supervisor::call(&self.handle, name, &Args(&params)).await
+        } else {
+            Err(Fault::unknown_method())
+        }
+    }
+}
+
+/// `ns.method` → `(ns, method)`. Anything else, or a method starting with `_`, is unknown.
+fn split_method(method: &str) -> Result<(&str, &str), Fault> {
+    let mut parts = method.split('.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(ns), Some(name), None) if !name.starts_with('_') => Ok((ns, name)),
+        _ => Err(Fault::unknown_method()),
+    }
+}
+
+/// A method's positional parameters with Python-compatible conversions. Every mismatch, in
+/// count or in type, is INCORRECT_PARAMETERS.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Args<'a>(pub(crate) &'a [Value]);
+
+impl<'a> Args<'a> {
+    /// Checks that between `min` and `max` arguments were passed.
+    pub(crate) fn count(&self, min: usize, max: usize) -> Result<(), Fault> {
+        if (min..=max).contains(&self.0.len()) {
+            Ok(())
+        } else {
+            Err(Fault::incorrect_parameters())
+        }
+    }
+
+    fn get(&self, i: usize) -> Result<&'a Value, Fault> {
+        self.0.get(i).ok_or_else(Fault::incorrect_parameters)
+    }
+
+    /// A string argument (base64 holding UTF-8 counts, as Python decodes it to `str`).
+    pub(crate) fn string(&self, i: usize) -> Result<&'a str, Fault> {
+        match self.get(i)? {
+            Value::String(s) => Ok(s),
+            Value::Base64(b) => std::str::from_utf8(b).map_err(|_| Fault::incorrect_parameters()),
+            _ => Err(Fault::incorrect_parameters()),
+        }
+    }
+
+    /// An int argument; a string of digits counts, as Python applies `int()`.
+    pub(crate) fn int(&self, i: usize) -> Result<i64, Fault> {
+        match self.get(i)? {
+            Value::Int(n) => Ok(*n),
+            Value::Bool(b) => Ok(i64::from(*b)),
+            Value::String(s) => s.trim().parse().map_err(|_| Fault::incorrect_parameters()),
+            _ => Err(Fault::incorrect_parameters()),
+        }
+    }
+
+    /// An optional boolean argument (`wait`); ints count, since some clients send `1`/`0`.
+    pub(crate) fn flag(&self, i: usize, default: bool) -> Result<bool, Fault> {
+        match self.0.get(i) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::Int(n)) => Ok(*n != 0),
+            Some(_) => Err(Fault::incorrect_parameters()),
+        }
+    }
+
+    /// A signal argument: a name or number, as a string or an int.
+    pub(crate) fn signal(&self, i: usize) -> Result<String, Fault> {
+        match self.get(i)? {
+            Value::Int(n) => Ok(n.to_string()),
+            _ => self.string(i).map(str::to_string),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_names_need_exactly_one_dot_and_no_underscore() {
+        assert_eq!(
+            split_method("supervisor.getState"),
+            Ok(("supervisor", "getState"))
+        );
+        for bad in ["getState", "a.b.c", "supervisor._update", ""] {
+            assert_eq!(split_method(bad), Err(Fault::unknown_method()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn args_convert_like_python() {
+        let params = [
+            Value::from("10"),
+            Value::Int(1),
+            Value::Double(1.5),
+            Value::Base64(b"hi".to_vec()),
+        ];
+        let args = Args(&params);
+        assert_eq!(args.int(0), Ok(10));
+        assert_eq!(args.flag(1, false), Ok(true));
+        assert_eq!(args.flag(9, true), Ok(true));
+        assert_eq!(args.flag(2, true), Err(Fault::incorrect_parameters()));
+        assert_eq!(args.string(1), Err(Fault::incorrect_parameters()));
+        assert_eq!(args.string(3), Ok("hi"));
+        assert_eq!(args.signal(1), Ok("1".to_string()));
+        assert_eq!(args.count(0, 3), Err(Fault::incorrect_parameters()));
+    }
+}

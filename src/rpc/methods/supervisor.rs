@@ -1,0 +1,502 @@
+//! The `supervisor.*` namespace (`rpcinterface.py`): argument checking, namespec handling and
+//! the exact structs Python returns. The work itself is the supervisor actor's.
+
+use std::path::PathBuf;
+
+use crate::config::{LogFile, ProcessConfig, StreamConfig};
+use crate::supervisor::{
+    Channel, ConfigSnapshot, Handle, LogLocation, ProcessInfo, ProcessResult, SupervisorError,
+};
+
+use crate::rpc::dispatch::Args;
+use crate::rpc::fault::{code, Fault};
+use crate::rpc::logread::{self, ReadError};
+use crate::rpc::xml::Value;
+
+/// `getAPIVersion`'s answer.
+const API_VERSION: &str = "3.0";
+
+/// Calls one `supervisor.*` method by its bare name.
+pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Result<Value, Fault> {
+    match method {
+        "getAPIVersion" | "getVersion" => {
+            args.count(0, 0)?;
+            handle.get_state().await?;
+            Ok(Value::from(API_VERSION))
+        }
+        "getSupervisorVersion" => {
+            args.count(0, 0)?;
+            handle.get_state().await?;
+            Ok(Value::from(crate::VERSION))
+        }
+        "getIdentification" => {
+            args.count(0, 0)?;
+            Ok(Value::from(handle.get_state().await?.identifier))
+        }
+        "getState" => {
+            args.count(0, 0)?;
+            handle.get_state().await?;
+            Ok(Value::structure([
+                ("statecode", Value::Int(1)),
+                ("statename", Value::from("RUNNING")),
+            ]))
+        }
+        "getPID" => {
+            args.count(0, 0)?;
+            Ok(Value::Int(i64::from(handle.get_state().await?.pid)))
+        }
+        "readLog" | "readMainLog" => {
+            args.count(2, 2)?;
+            let (offset, length) = (args.int(0)?, args.int(1)?);
+            read_log(handle.main_log().await?, offset, length).await
+        }
+        "clearLog" => {
+            args.count(0, 0)?;
+            handle.clear_main_log().await?;
+            Ok(Value::Bool(true))
+        }
+        "shutdown" => {
+            args.count(0, 0)?;
+            handle.shutdown().await?;
+            Ok(Value::Bool(true))
+        }
+        "restart" => {
+            args.count(0, 0)?;
+            handle.restart().await?;
+            Ok(Value::Bool(true))
+        }
+        "reloadConfig" => {
+            args.count(0, 0)?;
+            let diff = handle.reload_config().await?;
+            let names = |v: Vec<String>| Value::Array(v.into_iter().map(Value::from).collect());
+            Ok(Value::Array(vec![Value::Array(vec![
+                names(diff.added),
+                names(diff.changed),
+                names(diff.removed),
+            ])]))
+        }
+        "addProcessGroup" => {
+            args.count(1, 1)?;
+            handle.add_process_group(args.string(0)?).await?;
+            Ok(Value::Bool(true))
+        }
+        "removeProcessGroup" => {
+            args.count(1, 1)?;
+            handle.remove_process_group(args.string(0)?).await?;
+            Ok(Value::Bool(true))
+        }
+        "startProcess" => {
+            args.count(1, 2)?;
+            let (name, wait) = (args.string(0)?, args.flag(1, true)?);
+            match group_spec(name) {
+                Some(group) => {
+                    let results = handle.start_process_group(group, wait).await;
+                    results_value(renamed(results, name))
+                }
+                None => {
+                    handle.start_process(name, wait).await?;
+                    Ok(Value::Bool(true))
+                }
+            }
+        }
+        "startProcessGroup" => {
+            args.count(1, 2)?;
+            let (name, wait) = (args.string(0)?, args.flag(1, true)?);
+            results_value(handle.start_process_group(name, wait).await)
+        }
+        "startAllProcesses" => {
+            args.count(0, 1)?;
+            results_value(handle.start_all_processes(args.flag(0, true)?).await)
+        }
+        "stopProcess" => {
+            args.count(1, 2)?;
+            let (name, wait) = (args.string(0)?, args.flag(1, true)?);
+            match group_spec(name) {
+                Some(group) => {
+                    let results = handle.stop_process_group(group, wait).await;
+                    results_value(renamed(results, name))
+                }
+                None => {
+                    handle.stop_process(name, wait).await?;
+                    Ok(Value::Bool(true))
+                }
+            }
+        }
+        "stopProcessGroup" => {
+            args.count(1, 2)?;
+            let (name, wait) = (args.string(0)?, args.flag(1, true)?);
+            results_value(handle.stop_process_group(name, wait).await)
+        }
+        "stopAllProcesses" => {
+            args.count(0, 1)?;
+            results_value(handle.stop_all_processes(args.flag(0, true)?).await)
+        }
+        "signalProcess" => {
+            args.count(2, 2)?;
+            let (name, signal) = (args.string(0)?, args.signal(1)?);
+            match group_spec(name) {
+                Some(group) => {
+                    let results = handle.signal_process_group(group, &signal).await;
+                    results_value(renamed(results, name))
+                }
+                None => {
+                    handle.signal_process(name, &signal).await?;
+                    Ok(Value::Bool(true))
+                }
+            }
+        }
+        "signalProcessGroup" => {
+            args.count(2, 2)?;
+            let (name, signal) = (args.string(0)?, args.signal(1)?);
+            results_value(handle.signal_process_group(name, &signal).await)
+        }
+        "signalAllProcesses" => {
+            args.count(1, 1)?;
+            results_value(handle.signal_all_processes(&args.signal(0)?).await)
+        }
+        "getAllConfigInfo" => {
+            args.count(0, 0)?;
+            let snapshot = handle.get_config().await?;
+            let needs_paths = snapshot.config.groups.iter().any(|g| {
+                snapshot.active_groups.contains(&g.name)
+                    && g.processes.iter().any(|p| {
+                        p.stdout.logfile == LogFile::Auto || p.stderr.logfile == LogFile::Auto
+                    })
+            });
+            let infos = if needs_paths {
+                handle.get_all_process_info().await?
+            } else {
+                Vec::new()
+            };
+            Ok(all_config_info(&snapshot, &infos))
+        }
+        "getProcessInfo" => {
+            args.count(1, 1)?;
+            let name = process_spec(args.string(0)?)?;
+            Ok(process_info(&handle.get_process_info(name).await?))
+        }
+        "getAllProcessInfo" => {
+            args.count(0, 0)?;
+            let infos = handle.get_all_process_info().await?;
+            Ok(Value::Array(infos.iter().map(process_info).collect()))
+        }
+        "readProcessStdoutLog" | "readProcessLog" | "readProcessStderrLog" => {
+            args.count(3, 3)?;
+            let name = process_spec(args.string(0)?)?;
+            let (offset, length) = (args.int(1)?, args.int(2)?);
+            let channel = channel_of(method);
+            read_log(handle.process_log(name, channel).await?, offset, length).await
+        }
+        "tailProcessStdoutLog" | "tailProcessLog" | "tailProcessStderrLog" => {
+            args.count(3, 3)?;
+            let name = process_spec(args.string(0)?)?;
+            let (offset, length) = (args.int(1)?, args.int(2)?);
+            let location = handle.process_log(name, channel_of(method)).await?;
+            Ok(tail_log(location.path, offset, length).await)
+        }
+        "clearProcessLogs" | "clearProcessLog" => {
+            args.count(1, 1)?;
+            handle
+                .clear_process_logs(process_spec(args.string(0)?)?)
+                .await?;
+            Ok(Value::Bool(true))
+        }
+        "clearAllProcessLogs" => {
+            args.count(0, 0)?;
+            results_value(handle.clear_all_process_logs().await)
+        }
+        "sendProcessStdin" => {
+            args.count(2, 2)?;
+            let chars = match &args.0[1] {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Base64(b) => b.clone(),
+                other => {
+                    return Err(Fault::incorrect_parameters_with(&python_str(other)));
+                }
+            };
+            let name = process_spec(args.string(0)?)?;
+            handle.send_process_stdin(name, chars).await?;
+            Ok(Value::Bool(true))
+        }
+        "sendRemoteCommEvent" => {
+            args.count(2, 2)?;
+            handle
+                .send_remote_comm_event(args.string(0)?, args.string(1)?)
+                .await?;
+            Ok(Value::Bool(true))
+        }
+        _ => Err(Fault::unknown_method()),
+    }
+}
+
+/// `g:` or `g:*` names the whole group `g` (Python's `split_namespec` with process `None`).
+fn group_spec(name: &str) -> Option<&str> {
+    match name.split_once(':') {
+        Some((group, "" | "*")) => Some(group),
+        _ => None,
+    }
+}
+
+/// A spec that must name one process: a group-only spec is BAD_NAME.
+fn process_spec(name: &str) -> Result<&str, Fault> {
+    match group_spec(name) {
+        Some(_) => Err(SupervisorError::BadName(name.to_string()).into()),
+        None => Ok(name),
+    }
+}
+
+/// A group operation reached through `startProcess('g:*')` reports an unknown group under the
+/// name the client used, as Python does.
+fn renamed(
+    results: Result<Vec<ProcessResult>, SupervisorError>,
+    name: &str,
+) -> Result<Vec<ProcessResult>, SupervisorError> {
+    results.map_err(|e| match e {
+        SupervisorError::BadName(_) => SupervisorError::BadName(name.to_string()),
+        other => other,
+    })
+}
+
+fn channel_of(method: &str) -> Channel {
+    if method.contains("Stderr") {
+        Channel::Stderr
+    } else {
+        Channel::Stdout
+    }
+}
+
+/// How Python's `'%s' % value` shows a non-string argument in a fault string.
+fn python_str(v: &Value) -> String {
+    match v {
+        Value::Int(i) => i.to_string(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Double(f) => f.to_string(),
+        Value::Nil => "None".into(),
+        _ => String::new(),
+    }
+}
+
+/// Reads a log file for `readLog`/`readProcess*Log`: NO_FILE when there is none.
+async fn read_log(location: LogLocation, offset: i64, length: i64) -> Result<Value, Fault> {
+    let path = location
+        .path
+        .ok_or_else(|| Fault::from(SupervisorError::NoLogFile))?;
+    if !path.exists() {
+        return Err(SupervisorError::NoFile(path.display().to_string()).into());
+    }
+    let read = tokio::task::spawn_blocking(move || logread::read_range(&path, offset, length))
+        .await
+        .map_err(|_| Fault::failed())?;
+    match read {
+        Ok(bytes) => Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(ReadError::BadArguments) => Err(Fault::bad_arguments()),
+        Err(ReadError::Failed) => Err(Fault::failed()),
+    }
+}
+
+/// `tail*Log`: `[data, offset, overflow]`; no log file answers `['', 0, False]`.
+async fn tail_log(path: Option<PathBuf>, offset: i64, length: i64) -> Value {
+    let tail = match path.filter(|p| p.exists()) {
+        Some(path) => tokio::task::spawn_blocking(move || logread::tail(&path, offset, length))
+            .await
+            .unwrap_or(logread::Tail {
+                data: Vec::new(),
+                offset,
+                overflow: false,
+            }),
+        None => logread::Tail {
+            data: Vec::new(),
+            offset: 0,
+            overflow: false,
+        },
+    };
+    Value::Array(vec![
+        Value::String(String::from_utf8_lossy(&tail.data).into_owned()),
+        Value::Int(tail.offset),
+        Value::Bool(tail.overflow),
+    ])
+}
+
+/// Timestamps are XML-RPC ints, saturated to 32 bits (Python's `capped_int`).
+fn capped(t: i64) -> Value {
+    Value::Int(t.clamp(i64::from(i32::MIN), i64::from(i32::MAX)))
+}
+
+/// `getProcessInfo`'s 14-key struct, keys in Python's order.
+pub(crate) fn process_info(info: &ProcessInfo) -> Value {
+    Value::structure([
+        ("name", Value::from(info.name.as_str())),
+        ("group", Value::from(info.group.as_str())),
+        ("start", capped(info.start)),
+        ("stop", capped(info.stop)),
+        ("now", capped(info.now)),
+        ("state", Value::from(info.state.code())),
+        ("statename", Value::from(info.state.name())),
+        ("spawnerr", Value::from(info.spawnerr.as_str())),
+        ("exitstatus", Value::from(info.exitstatus)),
+        ("logfile", Value::from(info.stdout_logfile.as_str())),
+        ("stdout_logfile", Value::from(info.stdout_logfile.as_str())),
+        ("stderr_logfile", Value::from(info.stderr_logfile.as_str())),
+        ("pid", Value::Int(i64::from(info.pid))),
+        ("description", Value::from(info.description())),
+    ])
+}
+
+/// One `{name, group, status, description}` entry of a group or all-processes result.
+fn result_struct(r: &ProcessResult) -> Value {
+    let (status, description) = match &r.result {
+        Ok(()) => (code::SUCCESS, "OK".to_string()),
+        Err(e) => {
+            let fault = Fault::from(e);
+            (fault.code, fault.string)
+        }
+    };
+    Value::structure([
+        ("name", Value::from(r.name.as_str())),
+        ("group", Value::from(r.group.as_str())),
+        ("status", Value::from(status)),
+        ("description", Value::from(description)),
+    ])
+}
+
+fn results_value(results: Result<Vec<ProcessResult>, SupervisorError>) -> Result<Value, Fault> {
+    Ok(Value::Array(results?.iter().map(result_struct).collect()))
+}
+
+/// `getAllConfigInfo`: one struct per process of the last-read config, sorted by name.
+/// `infos` supplies the real paths of AUTO logs of active groups.
+fn all_config_info(snapshot: &ConfigSnapshot, infos: &[ProcessInfo]) -> Value {
+    let mut rows = Vec::new();
+    for group in &snapshot.config.groups {
+        let inuse = snapshot.active_groups.contains(&group.name);
+        for p in &group.processes {
+            let live = infos
+                .iter()
+                .find(|i| i.group == group.name && i.name == p.name)
+                .filter(|_| inuse);
+            rows.push((p.name.clone(), config_info(group, p, inuse, live)));
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Array(rows.into_iter().map(|(_, v)| v).collect())
+}
+
+fn config_info(
+    group: &crate::config::GroupConfig,
+    p: &ProcessConfig,
+    inuse: bool,
+    live: Option<&ProcessInfo>,
+) -> Value {
+    let none = || Value::from("none");
+    let path_or_none = |d: &Option<PathBuf>| match d {
+        Some(d) => Value::from(d.display().to_string()),
+        None => none(),
+    };
+    let logfile = |s: &StreamConfig, live_path: Option<&str>| match &s.logfile {
+        LogFile::Path(path) => Value::from(path.display().to_string()),
+        LogFile::None => none(),
+        LogFile::Auto => match live_path.filter(|p| !p.is_empty()) {
+            Some(path) => Value::from(path),
+            None => Value::from("auto"),
+        },
+    };
+    let int = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let secs = |d: std::time::Duration| int(d.as_secs());
+    let uid = match p.user.as_deref().and_then(uid_of) {
+        Some(uid) => Value::Int(i64::from(uid)),
+        None => none(),
+    };
+    Value::structure([
+        ("autostart", Value::from(p.autostart)),
+        ("directory", path_or_none(&p.directory)),
+        ("uid", uid),
+        ("command", Value::from(p.command_raw.as_str())),
+        (
+            "exitcodes",
+            Value::Array(p.exitcodes.iter().map(|&c| Value::from(c)).collect()),
+        ),
+        ("group", Value::from(group.name.as_str())),
+        ("group_prio", Value::from(group.priority)),
+        ("inuse", Value::from(inuse)),
+        ("killasgroup", Value::from(p.killasgroup)),
+        ("name", Value::from(p.name.as_str())),
+        ("process_prio", Value::from(p.priority)),
+        ("redirect_stderr", Value::from(p.redirect_stderr)),
+        ("startretries", Value::Int(i64::from(p.startretries))),
+        ("startsecs", secs(p.startsecs)),
+        ("stdout_capture_maxbytes", int(p.stdout.capture_maxbytes)),
+        (
+            "stdout_events_enabled",
+            Value::from(p.stdout.events_enabled),
+        ),
+        (
+            "stdout_logfile",
+            logfile(&p.stdout, live.map(|i| i.stdout_logfile.as_str())),
+        ),
+        (
+            "stdout_logfile_backups",
+            Value::Int(i64::from(p.stdout.logfile_backups)),
+        ),
+        ("stdout_logfile_maxbytes", int(p.stdout.logfile_maxbytes)),
+        ("stdout_syslog", Value::from(p.stdout.syslog)),
+        ("stopsignal", Value::from(p.stopsignal.number())),
+        ("stopwaitsecs", secs(p.stopwaitsecs)),
+        ("stderr_capture_maxbytes", int(p.stderr.capture_maxbytes)),
+        (
+            "stderr_events_enabled",
+            Value::from(p.stderr.events_enabled),
+        ),
+        (
+            "stderr_logfile",
+            logfile(&p.stderr, live.map(|i| i.stderr_logfile.as_str())),
+        ),
+        (
+            "stderr_logfile_backups",
+            Value::Int(i64::from(p.stderr.logfile_backups)),
+        ),
+        ("stderr_logfile_maxbytes", int(p.stderr.logfile_maxbytes)),
+        ("stderr_syslog", Value::from(p.stderr.syslog)),
+        (
+            "serverurl",
+            match &p.serverurl {
+                Some(url) => Value::from(url.as_str()),
+                None => none(),
+            },
+        ),
+    ])
+}
+
+/// `user=` as the numeric uid Python reports (a name is looked up; a number is taken as is).
+fn uid_of(user: &str) -> Option<u32> {
+    if let Ok(uid) = user.parse() {
+        return Some(uid);
+    }
+    nix::unistd::User::from_name(user)
+        .ok()
+        .flatten()
+        .map(|u| u.uid.as_raw())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_specs_are_colon_star_or_bare_colon() {
+        assert_eq!(group_spec("g:*"), Some("g"));
+        assert_eq!(group_spec("g:"), Some("g"));
+        assert_eq!(group_spec("g:p"), None);
+        assert_eq!(group_spec("p"), None);
+        assert_eq!(
+            process_spec("g:*"),
+            Err(Fault::from(SupervisorError::BadName("g:*".into())))
+        );
+    }
+
+    #[test]
+    fn timestamps_saturate_to_32_bits() {
+        assert_eq!(capped(1 << 40), Value::Int(i64::from(i32::MAX)));
+        assert_eq!(capped(5), Value::Int(5));
+    }
+}

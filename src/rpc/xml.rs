@@ -1,0 +1,553 @@
+//! The XML-RPC codec shared by the daemon and clients: a [`Value`] type, a tolerant parser for
+//! calls and responses, and an encoder whose output is byte-identical to Python's
+//! `xmlrpc.client.dumps`.
+//!
+//! The parser never expands entities declared in a DTD: any `<!DOCTYPE>` is refused, and only
+//! the five predefined entities and character references are resolved.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use chrono::NaiveDateTime;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use super::fault::Fault;
+
+/// One XML-RPC value. Structs keep their members in insertion order, as Python dicts do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Encoded as `<int>`; `<i4>`, `<int>` and `<i8>` all decode here.
+    Int(i64),
+    Bool(bool),
+    String(String),
+    Double(f64),
+    DateTime(NaiveDateTime),
+    Base64(Vec<u8>),
+    Array(Vec<Value>),
+    Struct(Vec<(String, Value)>),
+    Nil,
+}
+
+impl Value {
+    /// A struct from `(key, value)` pairs, in the given order.
+    pub fn structure<const N: usize>(members: [(&str, Value); N]) -> Value {
+        Value::Struct(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
+    }
+
+    /// The member named `key`, if this is a struct that has one.
+    pub fn member(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Struct(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(i: i32) -> Value {
+        Value::Int(i64::from(i))
+    }
+}
+
+/// A parsed `<methodCall>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodCall {
+    pub name: String,
+    pub params: Vec<Value>,
+}
+
+/// Why a body could not be parsed. Servers answer HTTP 400; the detail is for logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid XML-RPC body: {0}")]
+pub struct ParseError(String);
+
+fn bad(msg: impl Into<String>) -> ParseError {
+    ParseError(msg.into())
+}
+
+/// Nesting deeper than this is refused, so a hostile body cannot exhaust the stack.
+const MAX_DEPTH: usize = 256;
+
+/// A minimal element tree: enough to read XML-RPC, which never uses attributes or mixed content.
+#[derive(Debug, Default)]
+struct Element {
+    name: String,
+    /// Text before the first child element (Python's `elem.text`).
+    text: String,
+    children: Vec<Element>,
+}
+
+impl Element {
+    fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+}
+
+/// Parses a document into its root element, refusing DTDs and undeclared entities.
+fn parse_tree(body: &[u8]) -> Result<Element, ParseError> {
+    let text = std::str::from_utf8(body).map_err(|_| bad("not UTF-8"))?;
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root = None;
+    loop {
+        let event = reader.read_event().map_err(|e| bad(e.to_string()))?;
+        match event {
+            Event::Start(start) => {
+                if root.is_some() {
+                    return Err(bad("content after the root element"));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(bad("nested too deeply"));
+                }
+                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                stack.push(Element {
+                    name,
+                    ..Element::default()
+                });
+            }
+            Event::Empty(start) => {
+                let element = Element {
+                    name: String::from_utf8_lossy(start.name().as_ref()).into_owned(),
+                    ..Element::default()
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(element),
+                    None if root.is_none() => root = Some(element),
+                    None => return Err(bad("content after the root element")),
+                }
+            }
+            Event::End(_) => {
+                let element = stack.pop().ok_or_else(|| bad("unbalanced end tag"))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(element),
+                    None => root = Some(element),
+                }
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content().map_err(|e| bad(e.to_string()))?;
+                push_text(&mut stack, &content)?;
+            }
+            Event::CData(c) => {
+                let content = c.decode().map_err(|e| bad(e.to_string()))?;
+                push_text(&mut stack, &content)?;
+            }
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref().map_err(|e| bad(e.to_string()))? {
+                    Some(ch) => ch,
+                    None => match r.as_ref() {
+                        b"amp" => '&',
+                        b"lt" => '<',
+                        b"gt" => '>',
+                        b"quot" => '"',
+                        b"apos" => '\'',
+                        other => {
+                            return Err(bad(format!(
+                                "undefined entity &{};",
+                                String::from_utf8_lossy(other)
+                            )))
+                        }
+                    },
+                };
+                push_text(&mut stack, resolved.encode_utf8(&mut [0; 4]))?;
+            }
+            Event::DocType(_) => return Err(bad("DOCTYPE declarations are not accepted")),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(bad("unclosed element"));
+    }
+    root.ok_or_else(|| bad("no root element"))
+}
+
+fn push_text(stack: &mut [Element], content: &str) -> Result<(), ParseError> {
+    match stack.last_mut() {
+        Some(el) if el.children.is_empty() => {
+            el.text.push_str(content);
+            Ok(())
+        }
+        Some(_) => Ok(()),
+        None if content.trim().is_empty() => Ok(()),
+        None => Err(bad("text outside the root element")),
+    }
+}
+
+/// Reads a `<value>` element. An untyped `<value>text</value>` is a string.
+fn value(el: &Element) -> Result<Value, ParseError> {
+    let Some(typed) = el.children.first() else {
+        return Ok(Value::String(el.text.clone()));
+    };
+    let text = typed.text.as_str();
+    Ok(match typed.name.as_str() {
+        "int" | "i4" | "i8" => Value::Int(
+            text.trim()
+                .parse()
+                .map_err(|_| bad(format!("bad integer {text:?}")))?,
+        ),
+        "boolean" => Value::Bool(text.trim() == "1"),
+        "string" => Value::String(text.to_string()),
+        "double" => Value::Double(
+            text.trim()
+                .parse()
+                .map_err(|_| bad(format!("bad double {text:?}")))?,
+        ),
+        "dateTime.iso8601" => Value::DateTime(
+            NaiveDateTime::parse_from_str(text.trim(), "%Y%m%dT%H:%M:%S")
+                .map_err(|_| bad(format!("bad dateTime {text:?}")))?,
+        ),
+        "base64" => {
+            let compact: String = text.split_whitespace().collect();
+            Value::Base64(
+                base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .map_err(|_| bad("bad base64"))?,
+            )
+        }
+        "array" => match typed.child("data") {
+            Some(data) => Value::Array(
+                data.children
+                    .iter()
+                    .filter(|c| c.name == "value")
+                    .map(value)
+                    .collect::<Result<_, _>>()?,
+            ),
+            None => Value::Array(Vec::new()),
+        },
+        "struct" => Value::Struct(
+            typed
+                .children
+                .iter()
+                .filter(|c| c.name == "member")
+                .map(|m| {
+                    let name = m.child("name").map(|n| n.text.clone()).unwrap_or_default();
+                    let v = m
+                        .child("value")
+                        .ok_or_else(|| bad("member without value"))?;
+                    Ok((name, value(v)?))
+                })
+                .collect::<Result<_, ParseError>>()?,
+        ),
+        "nil" => Value::Nil,
+        // Python reads an unknown type element as its text.
+        _ => Value::String(text.to_string()),
+    })
+}
+
+fn params(el: Option<&Element>) -> Result<Vec<Value>, ParseError> {
+    let Some(params) = el else {
+        return Ok(Vec::new());
+    };
+    params
+        .children
+        .iter()
+        .filter(|c| c.name == "param")
+        .map(|p| match p.child("value") {
+            Some(v) => value(v),
+            None => Err(bad("param without value")),
+        })
+        .collect()
+}
+
+/// Parses a `<methodCall>` (server side). A missing `<params>` means no arguments; a missing or
+/// empty `<methodName>` is an error.
+pub fn parse_call(body: &[u8]) -> Result<MethodCall, ParseError> {
+    let root = parse_tree(body)?;
+    let name = root
+        .child("methodName")
+        .map(|n| n.text.trim().to_string())
+        .unwrap_or_default();
+    if name.is_empty() {
+        return Err(bad("no method name"));
+    }
+    Ok(MethodCall {
+        name,
+        params: params(root.child("params"))?,
+    })
+}
+
+/// Parses a `<methodResponse>` (client side): the value, or the fault it carries.
+pub fn parse_response(body: &[u8]) -> Result<Result<Value, Fault>, ParseError> {
+    let root = parse_tree(body)?;
+    if let Some(fault) = root.child("fault") {
+        let v = value(
+            fault
+                .child("value")
+                .ok_or_else(|| bad("fault without value"))?,
+        )?;
+        return match (v.member("faultCode"), v.member("faultString")) {
+            (Some(Value::Int(code)), Some(Value::String(string))) => Ok(Err(Fault {
+                code: i32::try_from(*code).map_err(|_| bad("fault code out of range"))?,
+                string: string.clone(),
+            })),
+            _ => Err(bad("malformed fault")),
+        };
+    }
+    let mut values = params(root.child("params"))?;
+    if values.len() != 1 {
+        return Err(bad("a response carries exactly one value"));
+    }
+    Ok(Ok(values.remove(0)))
+}
+
+/// Escapes text as Python's `xmlrpc.client.escape` does: `&`, `<`, `>` only.
+fn escape(out: &mut String, s: &str) {
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A double as Python's `repr(float)`: `1.0`, `0.1`, `1e+20`, `1.5e-05`.
+fn python_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{f:?}")
+    }
+}
+
+/// Appends one value exactly as Python's `Marshaller.__dump` writes it.
+fn encode_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Int(i) => {
+            let _ = writeln!(out, "<value><int>{i}</int></value>");
+        }
+        Value::Bool(b) => {
+            let _ = writeln!(out, "<value><boolean>{}</boolean></value>", u8::from(*b));
+        }
+        Value::String(s) => {
+            out.push_str("<value><string>");
+            escape(out, s);
+            out.push_str("</string></value>\n");
+        }
+        Value::Double(f) => {
+            let _ = writeln!(out, "<value><double>{}</double></value>", python_float(*f));
+        }
+        Value::DateTime(t) => {
+            let _ = writeln!(
+                out,
+                "<value><dateTime.iso8601>{}</dateTime.iso8601></value>",
+                t.format("%Y%m%dT%H:%M:%S")
+            );
+        }
+        Value::Base64(bytes) => {
+            out.push_str("<value><base64>\n");
+            let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+            // `base64.encodebytes`: lines of 76 characters, each ending in a newline.
+            for line in encoded.as_bytes().chunks(76) {
+                out.push_str(std::str::from_utf8(line).unwrap_or_default());
+                out.push('\n');
+            }
+            out.push_str("</base64></value>\n");
+        }
+        Value::Array(items) => {
+            out.push_str("<value><array><data>\n");
+            for item in items {
+                encode_value(out, item);
+            }
+            out.push_str("</data></array></value>\n");
+        }
+        Value::Struct(members) => {
+            out.push_str("<value><struct>\n");
+            for (k, v) in members {
+                out.push_str("<member>\n<name>");
+                escape(out, k);
+                out.push_str("</name>\n");
+                encode_value(out, v);
+                out.push_str("</member>\n");
+            }
+            out.push_str("</struct></value>\n");
+        }
+        Value::Nil => out.push_str("<value><nil/></value>"),
+    }
+}
+
+const PROLOGUE: &str = "<?xml version='1.0'?>\n";
+
+/// `xmlrpc.client.dumps((value,), methodresponse=True)`.
+pub fn encode_response(v: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(PROLOGUE);
+    out.push_str("<methodResponse>\n<params>\n<param>\n");
+    encode_value(&mut out, v);
+    out.push_str("</param>\n</params>\n</methodResponse>\n");
+    out
+}
+
+/// `xmlrpc.client.dumps(Fault(code, string))`.
+pub fn encode_fault(fault: &Fault) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(PROLOGUE);
+    out.push_str("<methodResponse>\n<fault>\n");
+    encode_value(&mut out, &fault.to_value());
+    out.push_str("</fault>\n</methodResponse>\n");
+    out
+}
+
+/// `xmlrpc.client.dumps(params, name)`: a request body, as Python clients send it.
+pub fn encode_call(name: &str, params: &[Value]) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(PROLOGUE);
+    out.push_str("<methodCall>\n<methodName>");
+    escape(&mut out, name);
+    out.push_str("</methodName>\n<params>\n");
+    for p in params {
+        out.push_str("<param>\n");
+        encode_value(&mut out, p);
+        out.push_str("</param>\n");
+    }
+    out.push_str("</params>\n</methodCall>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untyped_value_is_a_string_and_missing_params_is_no_args() {
+        let call = parse_call(
+            b"<?xml version='1.0'?><methodCall><methodName>a.b</methodName></methodCall>",
+        )
+        .unwrap();
+        assert_eq!(call.params, vec![]);
+        let call = parse_call(
+            b"<methodCall><methodName>a.b</methodName><params><param><value>x &amp; y&#33;</value></param></params></methodCall>",
+        )
+        .unwrap();
+        assert_eq!(call.params, vec![Value::from("x & y!")]);
+    }
+
+    #[test]
+    fn every_scalar_type_parses() {
+        let body = "<methodCall><methodName>m</methodName><params>\
+            <param><value><i4>-3</i4></value></param>\
+            <param><value><i8>5000000000</i8></value></param>\
+            <param><value><boolean>1</boolean></value></param>\
+            <param><value><double>2.5</double></value></param>\
+            <param><value><dateTime.iso8601>20200102T03:04:05</dateTime.iso8601></value></param>\
+            <param><value><base64>aGk=</base64></value></param>\
+            <param><value><nil/></value></param>\
+            <param><value><string></string></value></param>\
+            </params></methodCall>";
+        let call = parse_call(body.as_bytes()).unwrap();
+        assert_eq!(call.params[0], Value::Int(-3));
+        assert_eq!(call.params[1], Value::Int(5_000_000_000));
+        assert_eq!(call.params[2], Value::Bool(true));
+        assert_eq!(call.params[3], Value::Double(2.5));
+        assert!(matches!(call.params[4], Value::DateTime(_)));
+        assert_eq!(call.params[5], Value::Base64(b"hi".to_vec()));
+        assert_eq!(call.params[6], Value::Nil);
+        assert_eq!(call.params[7], Value::from(""));
+    }
+
+    #[test]
+    fn entity_declarations_are_refused() {
+        let bomb = b"<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]>\
+            <methodCall><methodName>&lol2;</methodName></methodCall>";
+        assert!(parse_call(bomb).is_err());
+        let undeclared = b"<methodCall><methodName>&xxe;</methodName></methodCall>";
+        assert!(parse_call(undeclared).is_err());
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors() {
+        for body in [
+            &b""[..],
+            b"garbage",
+            b"<methodCall><methodName>a.b</methodName>",
+            b"<methodCall><params/></methodCall>",
+            b"<methodCall><methodName>a</methodName></wrong>",
+            b"\xff\xfe<a/>",
+        ] {
+            assert!(parse_call(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let body = format!(
+            "<methodCall><methodName>m</methodName><params><param>{}{}</param></params></methodCall>",
+            "<value><array><data>".repeat(10_000),
+            "</data></array></value>".repeat(10_000)
+        );
+        assert!(parse_call(body.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn floats_print_like_python_repr() {
+        assert_eq!(python_float(1.0), "1.0");
+        assert_eq!(python_float(0.1), "0.1");
+        assert_eq!(python_float(1e20), "1e+20");
+        assert_eq!(python_float(1.5e-5), "1.5e-05");
+    }
+
+    #[test]
+    fn calls_round_trip() {
+        let params = vec![
+            Value::Int(7),
+            Value::from("a<b>&c"),
+            Value::Array(vec![Value::Bool(false), Value::Double(0.5)]),
+            Value::structure([("z", Value::Nil), ("a", Value::Base64(vec![0, 255]))]),
+        ];
+        let body = encode_call("x.y", &params);
+        let call = parse_call(body.as_bytes()).unwrap();
+        assert_eq!(call.name, "x.y");
+        assert_eq!(call.params, params);
+    }
+
+    #[test]
+    fn responses_and_faults_round_trip() {
+        let v = Value::Array(vec![Value::from("x"), Value::Int(1)]);
+        assert_eq!(
+            parse_response(encode_response(&v).as_bytes()).unwrap(),
+            Ok(v)
+        );
+        let f = Fault {
+            code: 10,
+            string: "BAD_NAME: x".into(),
+        };
+        assert_eq!(parse_response(encode_fault(&f).as_bytes()).unwrap(), Err(f));
+    }
+}
