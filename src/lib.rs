@@ -5,11 +5,15 @@
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
+//! - [`logs`]: the main log, child log capture and rotation, log reading for the API.
+//! - [`sys`]: the few `unsafe` libc wrappers.
 
 pub mod config;
+pub mod logs;
 pub mod process;
 pub mod signal;
 pub mod supervisor;
+pub mod sys;
 
 /// The Supervisor version we are compatible with; reported by `-v` and `getSupervisorVersion`.
 pub const VERSION: &str = "4.3.0";
