@@ -7,13 +7,17 @@
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
 //! - [`rpc`]: the XML-RPC codec and the `supervisor.*`/`system.*` methods.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
+//! - [`logs`]: the main log, child log capture and rotation, log reading for the API.
+//! - [`sys`]: the few `unsafe` libc wrappers.
 
 pub mod config;
 pub mod http;
+pub mod logs;
 pub mod process;
 pub mod rpc;
 pub mod signal;
 pub mod supervisor;
+pub mod sys;
 
 /// The Supervisor version we are compatible with; reported by `-v` and `getSupervisorVersion`.
 pub const VERSION: &str = "4.3.0";

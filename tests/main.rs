@@ -3,4 +3,5 @@
 
 mod config_cli;
 mod config_diff;
+mod logs;
 mod rpc;
