@@ -69,6 +69,7 @@ fn process(name: &str, stdout: StreamConfig, stderr: StreamConfig) -> ProcessCon
         directory: None,
         umask: None,
         serverurl: None,
+        uid: None,
     }
 }
 

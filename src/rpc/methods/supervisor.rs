@@ -8,9 +8,9 @@ use crate::supervisor::{
     Channel, ConfigSnapshot, Handle, LogLocation, ProcessInfo, ProcessResult, SupervisorError,
 };
 
+use crate::logs::{self, ReadError};
 use crate::rpc::dispatch::Args;
 use crate::rpc::fault::{code, Fault};
-use crate::rpc::logread::{self, ReadError};
 use crate::rpc::xml::Value;
 
 /// `getAPIVersion`'s answer.
@@ -285,36 +285,32 @@ async fn read_log(location: LogLocation, offset: i64, length: i64) -> Result<Val
     if !path.exists() {
         return Err(SupervisorError::NoFile(path.display().to_string()).into());
     }
-    let read = tokio::task::spawn_blocking(move || logread::read_range(&path, offset, length))
+    let read = tokio::task::spawn_blocking(move || logs::read_range(&path, offset, length))
         .await
         .map_err(|_| Fault::failed())?;
     match read {
         Ok(bytes) => Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
         Err(ReadError::BadArguments) => Err(Fault::bad_arguments()),
-        Err(ReadError::Failed) => Err(Fault::failed()),
+        Err(ReadError::Failed(_)) => Err(Fault::failed()),
     }
 }
 
-/// `tail*Log`: `[data, offset, overflow]`; no log file answers `['', 0, False]`.
+/// `tail*Log`: `[data, offset, overflow]`; no log file answers `['', 0, False]` and an
+/// unreadable one `['', offset, False]`, as Python's `tailFile`.
 async fn tail_log(path: Option<PathBuf>, offset: i64, length: i64) -> Value {
-    let tail = match path.filter(|p| p.exists()) {
-        Some(path) => tokio::task::spawn_blocking(move || logread::tail(&path, offset, length))
+    let (data, size, overflow) = match path.filter(|p| p.exists()) {
+        Some(path) => tokio::task::spawn_blocking(move || logs::tail(&path, offset, length))
             .await
-            .unwrap_or(logread::Tail {
-                data: Vec::new(),
-                offset,
-                overflow: false,
-            }),
-        None => logread::Tail {
-            data: Vec::new(),
-            offset: 0,
-            overflow: false,
-        },
+            .ok()
+            .and_then(Result::ok)
+            .map(|(data, size, overflow)| (data, i64::try_from(size).unwrap_or(i64::MAX), overflow))
+            .unwrap_or((Vec::new(), offset, false)),
+        None => (Vec::new(), 0, false),
     };
     Value::Array(vec![
-        Value::String(String::from_utf8_lossy(&tail.data).into_owned()),
-        Value::Int(tail.offset),
-        Value::Bool(tail.overflow),
+        Value::String(String::from_utf8_lossy(&data).into_owned()),
+        Value::Int(size),
+        Value::Bool(overflow),
     ])
 }
 
