@@ -1,5 +1,9 @@
 //! Processes: the state machine of one supervised child, and how it is spawned and signalled.
 
+pub mod exit;
 pub mod state;
+pub mod transition;
 
+pub use exit::ProcessEnd;
 pub use state::ProcessState;
+pub use transition::{transition, Context, Effect, Input, Lifecycle, Transition};
