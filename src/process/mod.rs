@@ -1,6 +1,7 @@
 //! Processes: the state machine of one supervised child, and how it is spawned and signalled.
 
 pub mod exit;
+pub mod spawn;
 pub mod state;
 pub mod transition;
 
