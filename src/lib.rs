@@ -5,14 +5,16 @@
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
-//! - `sys`: the raw POSIX calls (child setup, reaping, fork); the only module with `unsafe`.
+//! - [`logs`]: the main log, child log capture and rotation, log reading for the API.
+//! - [`sys`]: the few `unsafe` libc wrappers (child setup, reaping, fork, syslog).
 
 pub mod config;
+pub mod logs;
 pub mod process;
 pub mod signal;
 pub mod supervisor;
 #[allow(unsafe_code)]
-mod sys;
+pub mod sys;
 
 /// The Supervisor version we are compatible with; reported by `-v` and `getSupervisorVersion`.
 pub const VERSION: &str = "4.3.0";

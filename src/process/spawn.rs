@@ -18,7 +18,7 @@ use nix::fcntl::OFlag;
 use nix::unistd::{AccessFlags, Gid, Uid, User};
 
 use crate::config::ProcessConfig;
-use crate::sys::{self, ChildSetup, ChildUser};
+use crate::sys::child::{self as sys, ChildSetup, ChildUser};
 
 /// Why a command cannot be run, found before forking. The text is Python's `spawnerr`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,176 @@
+//! An append-mode log file with Python `RotatingFileHandler` semantics.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// One log file: appended to, rotated after a write that leaves it at or past `maxbytes`.
+#[derive(Debug)]
+pub(crate) struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    maxbytes: u64,
+    backups: u32,
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().append(true).create(true).open(path)
+}
+
+fn ignore_not_found(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+impl RotatingFile {
+    /// Opens `path` for appending (created if missing). `maxbytes == 0` never rotates.
+    pub(crate) fn open(path: &Path, maxbytes: u64, backups: u32) -> io::Result<RotatingFile> {
+        Ok(RotatingFile {
+            path: path.to_path_buf(),
+            file: open_append(path)?,
+            maxbytes,
+            backups,
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends all of `data`, then rotates if the file position reached `maxbytes`
+    /// (checked after every write, as Python does, so a file may exceed it by one write).
+    pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)?;
+        if self.maxbytes > 0 && self.file.stream_position()? >= self.maxbytes {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// `f.(n-1)` → `f.n` … `f` → `f.1`, then a new empty `f`; with no backups `f` is truncated.
+    fn rotate(&mut self) -> io::Result<()> {
+        if self.backups > 0 {
+            for i in (1..self.backups).rev() {
+                let src = self.numbered(i);
+                if src.exists() {
+                    remove_and_rename(&src, &self.numbered(i + 1))?;
+                }
+            }
+            remove_and_rename(&self.path, &self.numbered(1))?;
+        }
+        self.file = File::create(&self.path)?;
+        Ok(())
+    }
+
+    fn numbered(&self, n: u32) -> PathBuf {
+        let mut s = self.path.clone().into_os_string();
+        s.push(format!(".{n}"));
+        PathBuf::from(s)
+    }
+
+    /// Closes and reopens the path (SIGUSR2): a file renamed away is left, a new one created.
+    pub(crate) fn reopen(&mut self) -> io::Result<()> {
+        self.file = open_append(&self.path)?;
+        Ok(())
+    }
+
+    /// Unlinks the file (a missing file is fine) and reopens a new empty one; backups untouched.
+    pub(crate) fn clear(&mut self) -> io::Result<()> {
+        ignore_not_found(std::fs::remove_file(&self.path))?;
+        self.reopen()
+    }
+}
+
+fn remove_and_rename(src: &Path, dst: &Path) -> io::Result<()> {
+    if dst.exists() {
+        ignore_not_found(std::fs::remove_file(dst))?;
+    }
+    ignore_not_found(std::fs::rename(src, dst))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(p: &Path) -> Vec<u8> {
+        std::fs::read(p).unwrap()
+    }
+
+    #[test]
+    fn appends_without_rotation_when_maxbytes_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        std::fs::write(&p, b"old\n").unwrap();
+        let mut f = RotatingFile::open(&p, 0, 3).unwrap();
+        for _ in 0..100 {
+            f.write(b"0123456789").unwrap();
+        }
+        assert_eq!(read(&p).len(), 4 + 1000);
+        assert!(!dir.path().join("a.log.1").exists());
+    }
+
+    #[test]
+    fn rotation_shifts_backups_and_respects_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let mut f = RotatingFile::open(&p, 10, 2).unwrap();
+        f.write(b"first-chunk").unwrap();
+        assert_eq!(read(&p), b"");
+        assert_eq!(read(&dir.path().join("a.log.1")), b"first-chunk");
+        f.write(b"12345").unwrap();
+        f.write(b"67890").unwrap();
+        assert_eq!(read(&dir.path().join("a.log.1")), b"1234567890");
+        assert_eq!(read(&dir.path().join("a.log.2")), b"first-chunk");
+        f.write(b"third-chunk").unwrap();
+        assert_eq!(read(&dir.path().join("a.log.1")), b"third-chunk");
+        assert_eq!(read(&dir.path().join("a.log.2")), b"1234567890");
+        assert!(!dir.path().join("a.log.3").exists());
+        f.write(b"abc").unwrap();
+        assert_eq!(read(&p), b"abc");
+    }
+
+    #[test]
+    fn one_write_larger_than_maxbytes_goes_whole_into_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("chatty.out");
+        let mut f = RotatingFile::open(&p, 200, 1).unwrap();
+        f.write(&[b'x'; 950]).unwrap();
+        assert_eq!(read(&dir.path().join("chatty.out.1")).len(), 950);
+        assert_eq!(read(&p).len(), 0);
+    }
+
+    #[test]
+    fn zero_backups_truncates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let mut f = RotatingFile::open(&p, 10, 0).unwrap();
+        f.write(b"0123456789AB").unwrap();
+        assert_eq!(read(&p), b"");
+        f.write(b"xy").unwrap();
+        assert_eq!(read(&p), b"xy");
+        assert!(!dir.path().join("a.log.1").exists());
+    }
+
+    #[test]
+    fn reopen_follows_external_rename_and_clear_unlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let mut f = RotatingFile::open(&p, 0, 0).unwrap();
+        f.write(b"before").unwrap();
+        std::fs::rename(&p, dir.path().join("moved")).unwrap();
+        f.write(b"+").unwrap();
+        f.reopen().unwrap();
+        f.write(b"after").unwrap();
+        assert_eq!(read(&dir.path().join("moved")), b"before+");
+        assert_eq!(read(&p), b"after");
+        f.clear().unwrap();
+        assert_eq!(read(&p), b"");
+        f.write(b"new").unwrap();
+        assert_eq!(read(&p), b"new");
+        std::fs::remove_file(&p).unwrap();
+        f.clear().unwrap();
+        assert!(p.exists());
+    }
+}

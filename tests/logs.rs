@@ -1,0 +1,298 @@
+//! The logging layer with real child processes writing into real pipes.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use supervisor::config::{
+    AutoRestart, LogFile, LogLevel, LogTarget, ProcessConfig, StreamConfig, Supervisord,
+};
+use supervisor::logs::{MainLog, ProcessLogs};
+use supervisor::signal::Signal;
+use supervisor::supervisor::Channel;
+
+fn supervisord(dir: &Path) -> Supervisord {
+    Supervisord {
+        logfile: LogTarget::File(dir.join("supervisord.log")),
+        logfile_maxbytes: 0,
+        logfile_backups: 0,
+        loglevel: LogLevel::Info,
+        pidfile: None,
+        umask: 0o22,
+        nodaemon: false,
+        silent: false,
+        minfds: 1024,
+        minprocs: 200,
+        nocleanup: false,
+        childlogdir: dir.to_path_buf(),
+        user: None,
+        directory: None,
+        strip_ansi: false,
+        environment: Default::default(),
+        identifier: "supervisor".into(),
+    }
+}
+
+fn stream(logfile: LogFile, maxbytes: u64, backups: u32) -> StreamConfig {
+    StreamConfig {
+        logfile,
+        logfile_maxbytes: maxbytes,
+        logfile_backups: backups,
+        capture_maxbytes: 0,
+        events_enabled: false,
+        syslog: false,
+    }
+}
+
+fn process(name: &str, stdout: StreamConfig, stderr: StreamConfig) -> ProcessConfig {
+    ProcessConfig {
+        name: name.into(),
+        program_name: name.into(),
+        command: String::new(),
+        command_raw: String::new(),
+        priority: 999,
+        autostart: true,
+        startsecs: Duration::from_secs(1),
+        startretries: 3,
+        autorestart: AutoRestart::Unexpected,
+        exitcodes: vec![0],
+        stopsignal: Signal::TERM,
+        stopwaitsecs: Duration::from_secs(10),
+        stopasgroup: false,
+        killasgroup: false,
+        user: None,
+        redirect_stderr: false,
+        stdout,
+        stderr,
+        environment: Default::default(),
+        directory: None,
+        umask: None,
+        serverurl: None,
+    }
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
+}
+
+/// Spawns `sh -c script` with stdout and stderr into fresh pipes attached to `logs`.
+fn spawn(logs: &mut ProcessLogs, script: &str, stdin: Stdio) -> Child {
+    let (out_r, out_w) = pipe();
+    let (err_r, err_w) = pipe();
+    let child = Command::new("sh")
+        .args(["-c", script])
+        .stdin(stdin)
+        .stdout(out_w)
+        .stderr(err_w)
+        .spawn()
+        .unwrap();
+    logs.attach(Channel::Stdout, out_r, child.id()).unwrap();
+    logs.attach(Channel::Stderr, err_r, child.id()).unwrap();
+    child
+}
+
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn drained(logs: &ProcessLogs, mut child: Child) {
+    until("the child to exit", || child.try_wait().unwrap().is_some()).await;
+    until("the readers to reach EOF", || !logs.is_reading()).await;
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_default()
+}
+
+fn numbered(p: &Path, n: u32) -> PathBuf {
+    PathBuf::from(format!("{}.{n}", p.display()))
+}
+
+/// Deterministic, incompressible-looking test data.
+fn data(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_byte_lands_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.bin");
+    let expected = data(64 << 20);
+    std::fs::write(&src, &expected).unwrap();
+    let sup = supervisord(dir.path());
+    let p = process(
+        "big",
+        stream(LogFile::Auto, 0, 0),
+        stream(LogFile::Auto, 0, 0),
+    );
+    let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+    let child = spawn(&mut logs, &format!("cat {}", src.display()), Stdio::null());
+    drained(&logs, child).await;
+    let got = read(&logs.path(Channel::Stdout).unwrap());
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "content differs");
+    assert_eq!(read(&logs.path(Channel::Stderr).unwrap()), b"");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_with_a_real_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("rot.log");
+    let sup = supervisord(dir.path());
+    let p = process(
+        "rot",
+        stream(LogFile::Path(log.clone()), 1000, 2),
+        stream(LogFile::None, 0, 0),
+    );
+    let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+    let script = "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done";
+    let child = spawn(&mut logs, script, Stdio::null());
+    drained(&logs, child).await;
+    let (b2, b1, cur) = (
+        read(&numbered(&log, 2)),
+        read(&numbered(&log, 1)),
+        read(&log),
+    );
+    assert!(
+        b1.len() >= 1000 && b2.len() >= 1000,
+        "{} {}",
+        b1.len(),
+        b2.len()
+    );
+    assert!(cur.len() < 1000);
+    assert!(!numbered(&log, 3).exists());
+    let all: Vec<u8> = (0..2000)
+        .flat_map(|i| format!("line-{i}\n").into_bytes())
+        .collect();
+    let kept = [b2, b1, cur].concat();
+    assert!(all.ends_with(&kept), "backups are not the tail, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_file_for_both_streams_and_redirect() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("qrd.log");
+    let sup = supervisord(dir.path());
+    let p = process(
+        "qrd",
+        stream(LogFile::Path(log.clone()), 0, 0),
+        stream(LogFile::Path(log.clone()), 0, 0),
+    );
+    let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+    assert_eq!(logs.path(Channel::Stdout), Some(log.clone()));
+    assert_eq!(logs.path(Channel::Stderr), Some(log.clone()));
+    let script = "i=0; while [ $i -lt 300 ]; do echo out-$i; echo err-$i >&2; i=$((i+1)); done";
+    let child = spawn(&mut logs, script, Stdio::null());
+    drained(&logs, child).await;
+    let text = String::from_utf8(read(&log)).unwrap();
+    assert_eq!(text.lines().filter(|l| l.starts_with("out-")).count(), 300);
+    assert_eq!(text.lines().filter(|l| l.starts_with("err-")).count(), 300);
+
+    let mut redirected = process(
+        "red",
+        stream(LogFile::Auto, 0, 0),
+        stream(LogFile::Auto, 0, 0),
+    );
+    redirected.redirect_stderr = true;
+    let logs = ProcessLogs::new(&redirected, &sup).unwrap();
+    assert!(logs.path(Channel::Stdout).is_some());
+    assert_eq!(logs.path(Channel::Stderr), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_without_a_file_is_drained() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = supervisord(dir.path());
+    let p = process(
+        "quiet",
+        stream(LogFile::None, 0, 0),
+        stream(LogFile::None, 0, 0),
+    );
+    let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+    assert_eq!(logs.path(Channel::Stdout), None);
+    let child = spawn(
+        &mut logs,
+        "head -c 20000000 /dev/zero; head -c 20000000 /dev/zero >&2",
+        Stdio::null(),
+    );
+    drained(&logs, child).await;
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(names.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopen_and_clear_reach_a_running_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = supervisord(dir.path());
+    let p = process(
+        "live",
+        stream(LogFile::Auto, 0, 0),
+        stream(LogFile::Auto, 0, 0),
+    );
+    let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+    let out = logs.path(Channel::Stdout).unwrap();
+    let err = logs.path(Channel::Stderr).unwrap();
+    let (in_r, in_w) = pipe();
+    let mut feed = std::fs::File::from(in_w);
+    let script = "while read l; do echo \"$l\"; echo \"e$l\" >&2; done";
+    let child = spawn(&mut logs, script, Stdio::from(in_r));
+    use std::io::Write;
+    writeln!(feed, "one").unwrap();
+    until("one", || read(&out) == b"one\n" && read(&err) == b"eone\n").await;
+    let moved = dir.path().join("moved.log");
+    std::fs::rename(&out, &moved).unwrap();
+    logs.reopen().unwrap();
+    writeln!(feed, "two").unwrap();
+    until("two", || read(&out) == b"two\n").await;
+    assert_eq!(read(&moved), b"one\n");
+    logs.clear().unwrap();
+    assert_eq!((read(&out), read(&err)), (vec![], vec![]));
+    writeln!(feed, "three").unwrap();
+    until("three", || {
+        read(&out) == b"three\n" && read(&err) == b"ethree\n"
+    })
+    .await;
+    drop(feed);
+    drained(&logs, child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strip_ansi_and_debug_echo_to_the_main_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sup = supervisord(dir.path());
+    sup.strip_ansi = true;
+    sup.loglevel = LogLevel::Debug;
+    let main = MainLog::open(&sup).unwrap();
+    let p = process(
+        "colour",
+        stream(LogFile::Auto, 0, 0),
+        stream(LogFile::None, 0, 0),
+    );
+    let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+    logs.set_mainlog(main.clone());
+    let child = spawn(
+        &mut logs,
+        "printf '\\033[1;31mred\\033[0m\\n'",
+        Stdio::null(),
+    );
+    drained(&logs, child).await;
+    assert_eq!(read(&logs.path(Channel::Stdout).unwrap()), b"red\n");
+    let text = String::from_utf8(read(&main.path().unwrap())).unwrap();
+    assert!(
+        text.ends_with(" DEBG 'colour' stdout output:\nred\n\n"),
+        "{text:?}"
+    );
+}
