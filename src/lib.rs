@@ -1,6 +1,7 @@
 //! supervisor-rs: a process control system compatible with Supervisor 4.3.
 //!
 //! # Layout
+//! - [`daemon`]: the supervisord lifecycle: setuid, rlimits, daemonize, pidfile, restart.
 //! - [`config`]: `supervisord.conf` → typed [`config::Config`].
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
@@ -9,6 +10,7 @@
 //! - [`sys`]: the few `unsafe` libc wrappers (child setup, reaping, fork, syslog).
 
 pub mod config;
+pub mod daemon;
 pub mod logs;
 pub mod process;
 pub mod signal;

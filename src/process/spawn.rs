@@ -236,7 +236,7 @@ pub fn child_environment(
 
 /// `drop_privileges` decided in the parent: `None` when no switch is needed (no `user=`, or
 /// already that uid), `Err` with Python's reason when the child would fail to switch.
-fn resolve_user(user: &str) -> Option<Result<ChildUser, String>> {
+pub fn resolve_user(user: &str) -> Option<Result<ChildUser, String>> {
     let record = match user.parse::<u32>() {
         Ok(uid) => match User::from_uid(Uid::from_raw(uid)) {
             Ok(Some(u)) => u,
