@@ -1,4 +1,5 @@
 //! Integration tests: the real binaries, real child processes, real sockets, and Python
 //! Supervisor 4.3.0 as the reference (installed by `scripts/test.sh` into `target/pyref`).
 
+mod engine;
 mod logs;

@@ -869,7 +869,6 @@ impl Supervisor {
             )))),
             state if wait && !state.is_stopped() => {
                 process.laststopreport = None;
-                self.stop_report(id);
                 Step::Pending
             }
             _ => Step::Done(Ok(())),
@@ -959,12 +958,21 @@ impl Supervisor {
         }
         let batch_id = self.next_batch;
         self.next_batch += 1;
+        let stopping: Vec<ProcId> = batch
+            .waiting
+            .iter()
+            .filter(|(_, goal, _)| *goal == Goal::Stopped)
+            .map(|(id, _, _)| *id)
+            .collect();
         for (id, _, _) in &batch.waiting {
             if let Some(p) = self.table.get_mut(*id) {
                 p.watchers.push(batch_id);
             }
         }
         self.batches.insert(batch_id, batch);
+        for id in stopping {
+            self.stop_report(id);
+        }
     }
 
     /// `signalProcess` for one process.
