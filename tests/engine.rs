@@ -261,14 +261,24 @@ isolated!(unexpected_exit_code_is_reported, async {
 });
 
 isolated!(sigterm_ignoring_child_gets_sigkill, async {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
     let mut stubborn = program(
         "stubborn",
-        "python3 -c \"import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)\"",
+        &format!(
+            "python3 -c \"import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open('{}', 'w').close(); time.sleep(60)\"",
+            ready.display()
+        ),
     );
     stubborn.startsecs = Duration::from_secs(1);
     stubborn.stopwaitsecs = Duration::from_secs(1);
     let rig = Rig::start(vec![stubborn]);
     rig.wait_for("stubborn", ProcessState::Running, 5).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "child never ignored SIGTERM");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let t0 = Instant::now();
     rig.handle.stop_process("stubborn", true).await.unwrap();
     assert!(t0.elapsed() >= Duration::from_millis(900));
