@@ -96,7 +96,7 @@ async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
@@ -145,6 +145,26 @@ async fn every_byte_lands_in_order() {
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "content differs");
     assert_eq!(read(&logs.path(Channel::Stderr).unwrap()), b"");
+}
+
+#[tokio::test]
+async fn a_current_thread_runtime_works_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = supervisord(dir.path());
+    let p = process(
+        "single",
+        stream(LogFile::Auto, 0, 0),
+        stream(LogFile::Auto, 0, 0),
+    );
+    let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+    let child = spawn(
+        &mut logs,
+        "head -c 5000000 /dev/zero; echo err >&2",
+        Stdio::null(),
+    );
+    drained(&logs, child).await;
+    assert_eq!(read(&logs.path(Channel::Stdout).unwrap()).len(), 5_000_000);
+    assert_eq!(read(&logs.path(Channel::Stderr).unwrap()), b"err\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,5 +314,142 @@ async fn strip_ansi_and_debug_echo_to_the_main_log() {
     assert!(
         text.ends_with(" DEBG 'colour' stdout output:\nred\n\n"),
         "{text:?}"
+    );
+}
+
+fn cpu_seconds() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let u = getrusage(UsageWho::RUSAGE_SELF).unwrap();
+    let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+    t(u.user_time()) + t(u.system_time())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Worst lateness of a 1 ms timer on the same runtime while `work` runs: how much other daemon
+/// work would be delayed.
+fn lateness_probe() -> (
+    tokio::task::JoinHandle<()>,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let worst = std::sync::Arc::new(AtomicU64::new(0));
+    let w = worst.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let t = Instant::now();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let late = t.elapsed().saturating_sub(Duration::from_millis(1));
+            w.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+        }
+    });
+    (task, worst)
+}
+
+/// Capture throughput against `generator | cat > file`, interleaved, the daemon's CPU and the
+/// delay it causes to other tasks; then 50 chatty children.
+/// Run: `cargo test --release --test integration -- --ignored --nocapture capture_benchmark`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn capture_benchmark() {
+    use std::sync::atomic::Ordering;
+    const COUNT: u64 = 8192;
+    const BYTES: u64 = COUNT * 128 * 1024;
+    let gen = format!("dd if=/dev/zero bs=128k count={COUNT} status=none");
+    let dir = tempfile::tempdir().unwrap();
+    let sup = supervisord(dir.path());
+    let (mut cat, mut ours, mut cpu) = (vec![], vec![], vec![]);
+    let (mut cat_late, mut late) = (vec![], vec![]);
+    let sync = || assert!(Command::new("sync").status().unwrap().success());
+    for round in 0..7 {
+        let target = dir.path().join("cat.out");
+        sync();
+        let (probe, worst) = lateness_probe();
+        let t = Instant::now();
+        let mut sh = Command::new("sh")
+            .args(["-c", &format!("{gen} | cat > {}", target.display())])
+            .spawn()
+            .unwrap();
+        until("cat", || sh.try_wait().unwrap().is_some()).await;
+        cat.push(BYTES as f64 / t.elapsed().as_secs_f64() / 1e6);
+        probe.abort();
+        cat_late.push(worst.load(Ordering::Relaxed) as f64 / 1000.0);
+        std::fs::remove_file(&target).unwrap();
+
+        let log = dir.path().join(format!("ours{round}.log"));
+        let p = process(
+            "flood",
+            stream(LogFile::Path(log.clone()), 0, 0),
+            stream(LogFile::None, 0, 0),
+        );
+        let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+        sync();
+        let (probe, worst) = lateness_probe();
+        let (c0, t) = (cpu_seconds(), Instant::now());
+        let child = spawn(&mut logs, &gen, Stdio::null());
+        drained(&logs, child).await;
+        ours.push(BYTES as f64 / t.elapsed().as_secs_f64() / 1e6);
+        cpu.push((cpu_seconds() - c0) / (BYTES as f64 / (100 << 20) as f64));
+        probe.abort();
+        late.push(worst.load(Ordering::Relaxed) as f64 / 1000.0);
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), BYTES);
+        std::fs::remove_file(&log).unwrap();
+    }
+    println!(
+        "1 GiB capture: cat {:.0} MB/s, ours {:.0} MB/s (ratio {:.2}); ours {:.3} CPU-s per 100 MiB; worst 1 ms timer delay: during cat {:.1} ms, during ours {:.1} ms",
+        median(cat.clone()),
+        median(ours.clone()),
+        median(ours.clone()) / median(cat.clone()),
+        median(cpu),
+        median(cat_late),
+        median(late),
+    );
+    println!("rounds: cat {cat:.0?} ours {ours:.0?}");
+
+    let script = "import sys, time\nfor i in range(3000):\n    sys.stdout.write('chatty line %d\\n' % i); sys.stdout.flush(); time.sleep(0.001)";
+    let mut all = Vec::new();
+    for n in 0..50 {
+        let p = process(
+            &format!("chatty{n}"),
+            stream(LogFile::Auto, 0, 0),
+            stream(LogFile::Auto, 0, 0),
+        );
+        let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+        let (out_r, out_w) = pipe();
+        let (err_r, err_w) = pipe();
+        let child = Command::new("python3")
+            .args(["-c", script])
+            .stdout(out_w)
+            .stderr(err_w)
+            .spawn()
+            .unwrap();
+        logs.attach(Channel::Stdout, out_r, child.id()).unwrap();
+        logs.attach(Channel::Stderr, err_r, child.id()).unwrap();
+        all.push((logs, child));
+    }
+    let (c0, t) = (cpu_seconds(), Instant::now());
+    while all
+        .iter_mut()
+        .any(|(logs, child)| logs.is_reading() || child.try_wait().unwrap().is_none())
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let wall = t.elapsed().as_secs_f64();
+    let lines: usize = all
+        .iter()
+        .map(|(l, _)| {
+            read(&l.path(Channel::Stdout).unwrap())
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+        })
+        .sum();
+    println!(
+        "50 chatty children: {lines} lines in {wall:.1} s ({:.0} lines/s); daemon CPU {:.1} % of a core",
+        lines as f64 / wall,
+        (cpu_seconds() - c0) / wall * 100.0
     );
 }

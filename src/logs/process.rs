@@ -2,11 +2,12 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::net::unix::pipe;
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::JoinHandle;
 
 use crate::config::{LogFile, LogLevel, ProcessConfig, StreamConfig, Supervisord};
@@ -127,27 +128,82 @@ thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
 }
 
-/// Reads `rx` to EOF, handing every chunk to `ctx`. Read errors other than EINTR end the task.
+/// Pipe capacity asked for (best effort): fewer wake-ups per megabyte under a flood.
+const PIPE_SIZE: i32 = 1 << 20;
+
+/// Bytes one burst may move before the task yields to the runtime.
+const BURST_MAX: usize = 16 << 20;
+
+/// What a read (or a burst of reads) ended with.
+enum Drain {
+    /// A full buffer: more is probably waiting.
+    More,
+    /// The pipe is empty for now.
+    Empty,
+    /// EOF, or an error that ends the stream.
+    Done,
+}
+
+fn read_once(fd: &BorrowedFd<'_>, ctx: &StreamCtx, pid: u32) -> Drain {
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        loop {
+            return match nix::unistd::read(fd, &mut buf) {
+                Ok(0) => Drain::Done,
+                Ok(n) => {
+                    ctx.handle(pid, &buf[..n]);
+                    if n == buf.len() {
+                        Drain::More
+                    } else {
+                        Drain::Empty
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EAGAIN) => Drain::Empty,
+                Err(_) => Drain::Done,
+            };
+        }
+    })
+}
+
+/// Reads and logs until the pipe is empty, EOF, or [`BURST_MAX`] bytes.
+fn burst(fd: &BorrowedFd<'_>, ctx: &StreamCtx, pid: u32) -> Drain {
+    for _ in 0..BURST_MAX / READ_CHUNK {
+        match read_once(fd, ctx, pid) {
+            Drain::More => {}
+            end => return end,
+        }
+    }
+    Drain::More
+}
+
+/// Reads the pipe to EOF, handing every chunk to `ctx`. A single short read (a line from a
+/// chatty child) is handled in place; a full buffer starts a burst that runs under
+/// `block_in_place` on a multi-threaded runtime, so file writes that stall in the kernel
+/// never hold up other tasks. An empty pipe clears the readiness without another `read`.
 async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>, pid: u32) {
+    let multi_thread = Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread;
+    let fd = rx.as_fd();
     loop {
         if rx.readable().await.is_err() {
             return;
         }
-        let done = BUF.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            match rx.try_read(&mut buf) {
-                Ok(0) => true,
-                Ok(n) => {
-                    ctx.handle(pid, &buf[..n]);
-                    false
-                }
-                Err(e) => !matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ),
+        let mut end = Drain::More;
+        let _ = rx.try_io(|| {
+            end = read_once(&fd, &ctx, pid);
+            if let Drain::More = end {
+                end = if multi_thread {
+                    tokio::task::block_in_place(|| burst(&fd, &ctx, pid))
+                } else {
+                    burst(&fd, &ctx, pid)
+                };
+            }
+            match end {
+                Drain::Empty => Err(io::ErrorKind::WouldBlock.into()),
+                Drain::More | Drain::Done => Ok(()),
             }
         });
-        if done {
+        if let Drain::Done = end {
             return;
         }
     }
@@ -261,8 +317,9 @@ impl ProcessLogs {
     /// Starts a task on the current tokio runtime that drains `pipe` (the read end of the
     /// child's `channel`) until EOF into the stream's log file; without a file the output is
     /// still read and dropped. The file is reopened first (Python opens it at each spawn).
-    /// Fails when `pipe` is not a pipe or FIFO, or outside a tokio runtime.
+    /// Fails when `pipe` is not a pipe or FIFO; panics outside a tokio runtime.
     pub fn attach(&mut self, channel: Channel, pipe: OwnedFd, pid: u32) -> io::Result<()> {
+        let _ = nix::fcntl::fcntl(&pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
         let rx = pipe::Receiver::from_owned_fd(pipe)?;
         let stream = self.stream(channel);
         if let Some(f) = &stream.file {
