@@ -1,6 +1,7 @@
 //! supervisor-rs: a process control system compatible with Supervisor 4.3.
 //!
 //! # Layout
+//! - [`daemon`]: the supervisord lifecycle: setuid, rlimits, daemonize, pidfile, restart.
 //! - [`config`]: `supervisord.conf` → typed [`config::Config`].
 //! - [`http`]: the unix and inet HTTP servers: XML-RPC, log tails, status page, auth.
 //! - [`process`]: one supervised child: its states and how it is spawned.
@@ -8,15 +9,17 @@
 //! - [`rpc`]: the XML-RPC codec and the `supervisor.*`/`system.*` methods.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
 //! - [`logs`]: the main log, child log capture and rotation, log reading for the API.
-//! - [`sys`]: the few `unsafe` libc wrappers.
+//! - [`sys`]: the few `unsafe` libc wrappers (child setup, reaping, fork, syslog).
 
 pub mod config;
+pub mod daemon;
 pub mod http;
 pub mod logs;
 pub mod process;
 pub mod rpc;
 pub mod signal;
 pub mod supervisor;
+#[allow(unsafe_code)]
 pub mod sys;
 
 /// The Supervisor version we are compatible with; reported by `-v` and `getSupervisorVersion`.

@@ -3,5 +3,6 @@
 
 mod config_cli;
 mod config_diff;
+mod engine;
 mod logs;
 mod rpc;

@@ -1,9 +1,19 @@
 //! The supervisor: one actor owns the process table; everyone else holds a [`Handle`].
+//!
+//! - [`actor`]: the task serving requests, child exits, signals and deadlines.
+//! - `table`: groups, processes and namespec lookup; `timers`: the deadlines;
+//!   `reload`: the `reloadConfig` diff; `stdin`: non-blocking writes to children.
 
+pub mod actor;
 pub mod handle;
 pub mod info;
+mod reload;
 pub mod request;
+mod stdin;
+mod table;
+mod timers;
 
+pub use actor::{server_url, Mood, Outcome, Reread, Supervisor};
 pub use handle::Handle;
 pub use info::{
     namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, LogLocation, ProcessInfo,

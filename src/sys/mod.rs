@@ -1,3 +1,6 @@
-//! Thin wrappers around the few libc calls that need `unsafe`; everything else uses safe APIs.
+//! Thin wrappers around the raw POSIX calls that need `unsafe`; everything else uses safe APIs.
+//! Every `unsafe` block of the crate lives under this module, each with its justification.
 
+pub mod child;
+pub mod daemon;
 pub mod syslog;

@@ -1,0 +1,236 @@
+//! The supervisord lifecycle around the actor, in Python's order: setuid, rlimits, main log
+//! (+ replay of config messages), AUTO log cleanup, bind servers, daemonize, pidfile, run; on
+//! SIGHUP/`restart` the same process re-reads its config and starts over.
+//!
+//! The CLI and config loading belong to `src/bin/supervisord.rs`; HTTP servers are plugged in
+//! through the `bind`/`serve` closures so listeners are bound before daemonizing (errors reach
+//! the terminal) and served on the runtime created after it.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::logs::{cleanup_auto_logs, MainLog};
+use crate::process::spawn;
+use crate::supervisor::{Handle, Outcome, Supervisor};
+use crate::sys::daemon::{exit_now, fork_before_threads, Forked};
+
+/// Re-reads the configuration (same file, same CLI overrides), for `reloadConfig` and restarts.
+pub type Load = Arc<dyn Fn() -> Result<Config, String> + Send + Sync>;
+
+/// Why the daemon could not start or continue. The binary prints `Error: <text>` (exit 2 for
+/// the usage-style errors, as Python's `usage()` does).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// `user=` could not be switched to (Python's `drop_privileges` message).
+    #[error("{0}")]
+    User(String),
+    /// `minfds`/`minprocs` above what the hard limit allows (Python's message).
+    #[error("{0}")]
+    Rlimit(String),
+    /// The config could not be re-read at restart.
+    #[error("{0}")]
+    Config(String),
+    /// A server could not be bound.
+    #[error("{0}")]
+    Bind(String),
+    #[error("could not open the main log: {0}")]
+    MainLog(io::Error),
+    #[error("could not daemonize: {0}")]
+    Daemonize(io::Error),
+    #[error("could not start the runtime: {0}")]
+    Runtime(io::Error),
+}
+
+/// Runs supervisord until shutdown. `bind` runs before daemonizing at every (re)start and its
+/// value is handed to `serve` on the runtime together with the actor's handle.
+pub fn main<B>(
+    config: Config,
+    load: Load,
+    mut bind: impl FnMut(&Config) -> Result<B, String>,
+    mut serve: impl FnMut(B, Handle, MainLog) -> Vec<JoinHandle<()>>,
+) -> Result<(), DaemonError> {
+    let mut config = config;
+    let mut runtime: Option<tokio::runtime::Runtime> = None;
+    loop {
+        let first = runtime.is_none();
+        let mut infos = Vec::new();
+        if let Some(msg) = set_uid(&config)? {
+            infos.push(msg);
+        }
+        if first {
+            infos.extend(set_rlimits(&config)?);
+        }
+        let log = MainLog::open(&config.supervisord).map_err(DaemonError::MainLog)?;
+        for message in &config.messages {
+            log.log(message.level, message.text.clone());
+        }
+        for info in infos {
+            log.info(info);
+        }
+        if !config.supervisord.nocleanup {
+            let _ = cleanup_auto_logs(&config.supervisord);
+        }
+        let bound = bind(&config).map_err(DaemonError::Bind)?;
+        if first && !config.supervisord.nodaemon {
+            daemonize(&config, &log)?;
+        }
+        write_pidfile(&config, &log);
+        let rt = match runtime.take() {
+            Some(rt) => rt,
+            None => tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(DaemonError::Runtime)?,
+        };
+        let reread = Arc::clone(&load);
+        let (supervisor, handle) =
+            Supervisor::new(config.clone(), Box::new(move || reread()), log.clone());
+        let outcome = rt.block_on(async {
+            let servers = serve(bound, handle, log.clone());
+            let outcome = supervisor.run().await;
+            for server in servers {
+                server.abort();
+            }
+            outcome
+        });
+        cleanup(&config);
+        runtime = Some(rt);
+        match outcome {
+            Ok(Outcome::Shutdown) => return Ok(()),
+            Ok(Outcome::Restart) => config = load().map_err(DaemonError::Config)?,
+            Err(e) => return Err(DaemonError::Runtime(e)),
+        }
+    }
+}
+
+/// `set_uid_or_exit`: switch to `user=` (with its groups); `Some` is the info line to log.
+fn set_uid(config: &Config) -> Result<Option<String>, DaemonError> {
+    let Some(user) = config.supervisord.user.as_deref() else {
+        return Ok(None);
+    };
+    match spawn::resolve_user(user) {
+        None => {}
+        Some(Err(reason)) => return Err(DaemonError::User(reason)),
+        Some(Ok(target)) => {
+            let groups: Vec<Gid> = target.groups.iter().map(|&g| Gid::from_raw(g)).collect();
+            nix::unistd::setgroups(&groups)
+                .map_err(|_| DaemonError::User("Could not set groups of effective user".into()))?;
+            nix::unistd::setgid(Gid::from_raw(target.gid)).map_err(|_| {
+                DaemonError::User("Could not set group id of effective user".into())
+            })?;
+            nix::unistd::setuid(Uid::from_raw(target.uid))
+                .map_err(|e| DaemonError::User(format!("Could not set user id: {e}")))?;
+        }
+    }
+    Ok(Some(format!("Set uid to user {user} succeeded")))
+}
+
+/// `set_rlimits_or_exit`: raise the soft RLIMIT_NOFILE/RLIMIT_NPROC to `minfds`/`minprocs`
+/// (and the hard limit when allowed), else fail with Python's message.
+fn set_rlimits(config: &Config) -> Result<Vec<String>, DaemonError> {
+    let limits = [
+        (
+            Resource::RLIMIT_NOFILE,
+            "RLIMIT_NOFILE",
+            config.supervisord.minfds,
+            "The minimum number of file descriptors required to run this process is {min} as per the \"minfds\" command-line argument or config file setting. The current environment will only allow you to open {hard} file descriptors.  Either raise the number of usable file descriptors in your environment (see README.rst) or lower the minfds setting in the config file to allow the process to start.",
+        ),
+        (
+            Resource::RLIMIT_NPROC,
+            "RLIMIT_NPROC",
+            config.supervisord.minprocs,
+            "The minimum number of available processes required to run this program is {min} as per the \"minprocs\" command-line argument or config file setting. The current environment will only allow you to open {hard} processes.  Either raise the number of usable processes in your environment (see README.rst) or lower the minprocs setting in the config file to allow the program to start.",
+        ),
+    ];
+    let mut infos = Vec::new();
+    for (resource, name, min, message) in limits {
+        let Ok((soft, hard)) = getrlimit(resource) else {
+            continue;
+        };
+        if soft == RLIM_INFINITY || soft >= min {
+            continue;
+        }
+        let new_hard = if hard != RLIM_INFINITY && hard < min {
+            min
+        } else {
+            hard
+        };
+        match setrlimit(resource, min, new_hard) {
+            Ok(()) => infos.push(format!("Increased {name} limit to {min}")),
+            Err(_) => {
+                let text = message
+                    .replace("{min}", &min.to_string())
+                    .replace("{hard}", &new_hard.to_string());
+                return Err(DaemonError::Rlimit(text));
+            }
+        }
+    }
+    Ok(infos)
+}
+
+/// Python's `_daemonize`: fork (the parent exits 0), then in the child chdir to `directory`,
+/// stdio to /dev/null, `setsid`, `umask`. Must run before any thread exists.
+fn daemonize(config: &Config, log: &MainLog) -> Result<(), DaemonError> {
+    match fork_before_threads().map_err(DaemonError::Daemonize)? {
+        Forked::Parent => exit_now(0),
+        Forked::Child => {}
+    }
+    log.info("daemonizing the supervisord process");
+    if let Some(dir) = &config.supervisord.directory {
+        match std::env::set_current_dir(dir) {
+            Ok(()) => log.info(format!(
+                "set current directory: {}",
+                spawn::py_repr(&dir.to_string_lossy())
+            )),
+            Err(e) => log.critical(format!(
+                "can't chdir into {}: {e}",
+                spawn::py_repr(&dir.to_string_lossy())
+            )),
+        }
+    }
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(DaemonError::Daemonize)?;
+    nix::unistd::dup2_stdin(&null).map_err(|e| DaemonError::Daemonize(e.into()))?;
+    nix::unistd::dup2_stdout(&null).map_err(|e| DaemonError::Daemonize(e.into()))?;
+    nix::unistd::dup2_stderr(&null).map_err(|e| DaemonError::Daemonize(e.into()))?;
+    log.set_echo(false);
+    nix::unistd::setsid().map_err(|e| DaemonError::Daemonize(e.into()))?;
+    nix::sys::stat::umask(Mode::from_bits_truncate(config.supervisord.umask));
+    Ok(())
+}
+
+/// Writes the pidfile after daemonizing; a failure is logged, not fatal (as in Python).
+fn write_pidfile(config: &Config, log: &MainLog) {
+    let pid = std::process::id();
+    if let Some(path) = &config.supervisord.pidfile {
+        if std::fs::write(path, format!("{pid}\n")).is_err() {
+            log.critical(format!("could not write pidfile {}", path.display()));
+            return;
+        }
+    }
+    log.info(format!("supervisord started with pid {pid}"));
+}
+
+/// Python's `options.cleanup`: remove unix socket files and the pidfile.
+fn cleanup(config: &Config) {
+    for server in &config.unix_http_servers {
+        remove_quietly(&server.file);
+    }
+    if let Some(pidfile) = &config.supervisord.pidfile {
+        remove_quietly(pidfile);
+    }
+}
+
+fn remove_quietly(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}

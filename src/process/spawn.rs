@@ -1,0 +1,406 @@
+//! Turning a [`ProcessConfig`] into a running child, as Python's `Subprocess.spawn` does.
+//!
+//! The checks Python makes in the parent (`get_execv_args`: parse, PATH search, directory,
+//! executable bit, permission) run here in safe code and yield its exact `spawnerr` texts. The
+//! child-side setup (process group, user, directory, umask) is handed to [`crate::sys`]. The
+//! child is never waited on here: the supervisor's single SIGCHLD reaper collects every child.
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsString};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Stdio};
+
+use nix::fcntl::OFlag;
+use nix::unistd::{AccessFlags, Gid, Uid, User};
+
+use crate::config::ProcessConfig;
+use crate::sys::child::{self as sys, ChildSetup, ChildUser};
+
+/// Why a command cannot be run, found before forking. The text is Python's `spawnerr`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// `NO_FILE` for `startProcess`.
+    #[error("can't find command {}", py_repr(.0))]
+    NotFound(String),
+    #[error("command at {} is a directory", py_repr(.0))]
+    IsDirectory(String),
+    #[error("command at {} is not executable", py_repr(.0))]
+    NotExecutable(String),
+    #[error("no permission to run command {}", py_repr(.0))]
+    NoPermission(String),
+    #[error("can't parse command {}: {reason}", py_repr(.command))]
+    Unparseable { command: String, reason: String },
+    #[error("command is empty")]
+    Empty,
+}
+
+/// The daemon-wide facts every spawn needs.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnContext {
+    /// `[supervisord] environment`.
+    pub environment: BTreeMap<String, String>,
+    /// `SUPERVISOR_SERVER_URL` when the program's `serverurl` is AUTO (`None`: no server).
+    pub serverurl: Option<String>,
+}
+
+/// A freshly spawned child and the parent's ends of its pipes.
+#[derive(Debug)]
+pub struct Child {
+    pub pid: u32,
+    pub stdin: ChildStdin,
+    pub stdout: OwnedFd,
+    /// `None` under `redirect_stderr` (stderr shares the stdout pipe).
+    pub stderr: Option<OwnedFd>,
+}
+
+/// Python's `shlex.split` in POSIX mode (quotes, backslash escapes, `#` comments).
+pub fn split_command(command: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = command.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '#' if !in_word => break,
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(next) => word.push(next),
+                    None => return Err("No escaped character".into()),
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(ch) => word.push(ch),
+                        None => return Err("No closing quotation".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(ch @ ('\\' | '"' | '$' | '`' | '\n')) => word.push(ch),
+                            Some(ch) => {
+                                word.push('\\');
+                                word.push(ch);
+                            }
+                            None => return Err("No closing quotation".into()),
+                        },
+                        Some(ch) => word.push(ch),
+                        None => return Err("No closing quotation".into()),
+                    }
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Python's `repr()` of a str, enough for paths and commands: single quotes unless the text
+/// holds a single quote and no double quote.
+pub fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// The program's environment as Python builds it: `[supervisord] environment` overlaid with the
+/// program's own.
+fn merged_environment<'a>(
+    config: &'a ProcessConfig,
+    ctx: &'a SpawnContext,
+) -> BTreeMap<&'a str, &'a str> {
+    let mut env: BTreeMap<&str, &str> = ctx
+        .environment
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.extend(
+        config
+            .environment
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    env
+}
+
+/// `get_execv_args`: the file to exec and the argv, or why it cannot be run. A bare program name
+/// is searched on the program environment's PATH, else the daemon's PATH, else
+/// `/bin:/usr/bin:/usr/local/bin`.
+pub fn resolve_command(
+    config: &ProcessConfig,
+    ctx: &SpawnContext,
+) -> Result<(PathBuf, Vec<String>), CommandError> {
+    let argv = split_command(&config.command).map_err(|reason| CommandError::Unparseable {
+        command: config.command.clone(),
+        reason,
+    })?;
+    let program = argv.first().ok_or(CommandError::Empty)?;
+    let (filename, meta) = if program.contains('/') {
+        (program.clone(), std::fs::metadata(program).ok())
+    } else {
+        let env = merged_environment(config, ctx);
+        let path = match env.get("PATH") {
+            Some(p) => p.to_string(),
+            None => match std::env::var("PATH") {
+                Ok(p) if !p.is_empty() => p,
+                _ => "/bin:/usr/bin:/usr/local/bin".to_string(),
+            },
+        };
+        path.split(':')
+            .map(|dir| Path::new(dir).join(program))
+            .find_map(|found| {
+                std::fs::metadata(&found)
+                    .ok()
+                    .map(|m| (found.to_string_lossy().into_owned(), Some(m)))
+            })
+            .unwrap_or((program.clone(), None))
+    };
+    let meta = meta.ok_or_else(|| CommandError::NotFound(filename.clone()))?;
+    if meta.is_dir() {
+        return Err(CommandError::IsDirectory(filename));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(CommandError::NotExecutable(filename));
+    }
+    if nix::unistd::access(filename.as_str(), AccessFlags::X_OK).is_err() {
+        return Err(CommandError::NoPermission(filename));
+    }
+    Ok((PathBuf::from(filename), argv))
+}
+
+/// The child's environment: the daemon's, `SUPERVISOR_*`, `[supervisord] environment`, then the
+/// program's `environment` (later wins).
+pub fn child_environment(
+    config: &ProcessConfig,
+    group: &str,
+    ctx: &SpawnContext,
+) -> Vec<(OsString, OsString)> {
+    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    let mut set = |k: &str, v: &str| {
+        env.insert(k.into(), v.into());
+    };
+    set("SUPERVISOR_ENABLED", "1");
+    if let Some(url) = config.serverurl.as_ref().or(ctx.serverurl.as_ref()) {
+        set("SUPERVISOR_SERVER_URL", url);
+    }
+    set("SUPERVISOR_PROCESS_NAME", &config.name);
+    set("SUPERVISOR_GROUP_NAME", group);
+    for (k, v) in merged_environment(config, ctx) {
+        set(k, v);
+    }
+    env.into_iter().collect()
+}
+
+/// `drop_privileges` decided in the parent: `None` when no switch is needed (no `user=`, or
+/// already that uid), `Err` with Python's reason when the child would fail to switch.
+pub fn resolve_user(user: &str) -> Option<Result<ChildUser, String>> {
+    let record = match user.parse::<u32>() {
+        Ok(uid) => match User::from_uid(Uid::from_raw(uid)) {
+            Ok(Some(u)) => u,
+            _ => return Some(Err(format!("Can't find uid {uid}"))),
+        },
+        Err(_) => match User::from_name(user) {
+            Ok(Some(u)) => u,
+            _ => return Some(Err(format!("Can't find username {}", py_repr(user)))),
+        },
+    };
+    let current = Uid::current();
+    if current == record.uid {
+        return None;
+    }
+    if !current.is_root() {
+        return Some(Err("Can't drop privilege as nonroot user".into()));
+    }
+    let mut groups = vec![record.gid.as_raw()];
+    if let Ok(name) = CString::new(record.name.as_str()) {
+        let listed = nix::unistd::getgrouplist(&name, record.gid).unwrap_or_default();
+        groups.extend(listed.into_iter().map(Gid::as_raw));
+    }
+    Some(Ok(ChildUser {
+        uid: record.uid.as_raw(),
+        gid: record.gid.as_raw(),
+        groups,
+    }))
+}
+
+/// The numeric uid Python shows in `couldn't setuid to <uid>`.
+fn user_label(user: &str) -> String {
+    match user.parse::<u32>() {
+        Ok(uid) => uid.to_string(),
+        Err(_) => User::from_name(user)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.to_string())
+            .unwrap_or_else(|| user.to_string()),
+    }
+}
+
+/// Forks and execs the child with its pipes. `Err` is the `spawnerr` text for failures before a
+/// child existed (pipes, fork); failures inside the child show up as its exit 127.
+pub fn spawn(
+    config: &ProcessConfig,
+    group: &str,
+    ctx: &SpawnContext,
+    filename: &Path,
+    argv: &[String],
+) -> Result<Child, String> {
+    let name = &config.name;
+    let pipe_error = |e: nix::Error| match e {
+        nix::Error::EMFILE => format!("too many open files to spawn {}", py_repr(name)),
+        other => format!(
+            "unknown error making dispatchers for {}: {other:?}",
+            py_repr(name)
+        ),
+    };
+    let (stdout_read, stdout_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error)?;
+    let stderr_pipe = if config.redirect_stderr {
+        None
+    } else {
+        Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error)?)
+    };
+    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| pipe_error(io_to_nix(&e)));
+    let child_stderr = match &stderr_pipe {
+        Some((_, write)) => dup(write)?,
+        None => dup(&stdout_write)?,
+    };
+
+    let mut command = Command::new(filename);
+    command
+        .arg0(&argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .envs(child_environment(config, group, ctx))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::from(stdout_write))
+        .stderr(Stdio::from(child_stderr));
+    sys::install_child_setup(
+        &mut command,
+        ChildSetup {
+            user: config.user.as_deref().and_then(resolve_user),
+            user_label: config.user.as_deref().map(user_label).unwrap_or_default(),
+            directory: config
+                .directory
+                .as_ref()
+                .and_then(|d| CString::new(d.as_os_str().as_encoded_bytes()).ok()),
+            umask: config.umask,
+        },
+    );
+    let mut child = command.spawn().map_err(|e| match e.raw_os_error() {
+        Some(libc::EAGAIN) => format!(
+            "Too many processes in process table to spawn {}",
+            py_repr(name)
+        ),
+        _ => format!(
+            "unknown error during fork for {}: {}",
+            py_repr(name),
+            errno_text(&e)
+        ),
+    })?;
+    // `command` still holds the child's ends of the pipes; drop them so EOF can arrive.
+    drop(command);
+    let stdin = child.stdin.take().expect("stdin was configured as piped");
+    Ok(Child {
+        pid: child.id(),
+        stdin,
+        stdout: stdout_read,
+        stderr: stderr_pipe.map(|(read, _)| read),
+    })
+}
+
+fn io_to_nix(e: &io::Error) -> nix::Error {
+    nix::Error::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+/// `errno.errorcode` style (`EACCES`), falling back to the OS text.
+fn errno_text(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => format!("{:?}", nix::Error::from_raw(code)),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_posix_shlex() {
+        assert_eq!(
+            split_command(r#"sh -c 'echo "hi there"' a\ b "x\"y" # comment"#).unwrap(),
+            ["sh", "-c", "echo \"hi there\"", "a b", "x\"y"]
+        );
+        assert_eq!(split_command("  ").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            split_command("echo 'open").unwrap_err(),
+            "No closing quotation"
+        );
+        assert_eq!(
+            split_command("echo \\").unwrap_err(),
+            "No escaped character"
+        );
+        assert_eq!(split_command("a#b").unwrap(), ["a#b"]);
+    }
+
+    #[test]
+    fn repr_quotes_like_python() {
+        assert_eq!(py_repr("nope"), "'nope'");
+        assert_eq!(py_repr("it's"), "\"it's\"");
+    }
+
+    #[test]
+    fn command_error_texts_match_python() {
+        let err = CommandError::NotFound("nope".into());
+        assert_eq!(err.to_string(), "can't find command 'nope'");
+        let err = CommandError::Unparseable {
+            command: "echo 'x".into(),
+            reason: "No closing quotation".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "can't parse command \"echo 'x\": No closing quotation"
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! Daemonizing: `fork` before any thread exists, and leaving the parent at once.
+
+use std::io;
+
+/// Which side of a fork we are on.
+pub enum Forked {
+    Parent,
+    Child,
+}
+
+/// `fork()`. Only for daemonizing, before any thread (the tokio runtime included) exists.
+pub fn fork_before_threads() -> io::Result<Forked> {
+    // SAFETY: called while the process is single-threaded (before the runtime starts), so the
+    // child inherits a consistent address space with no locks held by other threads.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        _ => Ok(Forked::Parent),
+    }
+}
+
+/// Leaves the process without running destructors or atexit handlers (the daemonizing parent).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and needs no invariants.
+    unsafe { libc::_exit(code) }
+}
