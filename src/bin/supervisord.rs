@@ -2,7 +2,13 @@
 
 use std::process::ExitCode;
 
-use supervisor::config::{self, check, Action, LogLevel};
+use std::sync::Arc;
+
+use supervisor::config::{self, check, Action, LogLevel, ParseMessage, RpcInterface};
+use supervisor::daemon::{self, DaemonError};
+use supervisor::http;
+use supervisor::logs::MainLog;
+use supervisor::rpc::Dispatcher;
 
 /// Prints Python's usage error (`Error: <msg>` / `For help, use <argv0> -h`) and exits 2.
 fn usage(progname: &str, messages: &[String]) -> ExitCode {
@@ -55,12 +61,63 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Action::Run(opts) => {
-            let _cfg = match load_or_usage(&opts) {
+            let cfg = match load_or_usage(&opts) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            eprintln!("supervisord: engine not built yet");
-            Ok(ExitCode::from(1))
+            Ok(run(cfg, opts))
+        }
+    }
+}
+
+/// What `bind` hands to `serve` across daemonizing: the listeners, and what the dispatcher and
+/// the main log need from the config they were bound for.
+struct Servers {
+    listeners: Vec<http::BoundListener>,
+    rpcinterfaces: Vec<RpcInterface>,
+    messages: Vec<ParseMessage>,
+}
+
+/// Runs the daemon until shutdown: the engine from `daemon::main`, the HTTP servers plugged in.
+fn run(cfg: config::Config, opts: config::Options) -> ExitCode {
+    let progname = opts.progname.clone();
+    let load: daemon::Load =
+        Arc::new(move || config::load(&opts).map_err(|errs| errs.first().to_string()));
+    let bind = |c: &config::Config| {
+        let listeners = http::bind(c).map_err(|e| e.to_string())?;
+        Ok(Servers {
+            listeners,
+            rpcinterfaces: c.rpcinterfaces.clone(),
+            messages: http::startup_messages(c),
+        })
+    };
+    let serve = |servers: Servers, handle, log: MainLog| {
+        for m in servers.messages {
+            log.log(m.level, m.text);
+        }
+        let dispatcher = Dispatcher::new(handle, &servers.rpcinterfaces);
+        let listeners = servers.listeners;
+        vec![tokio::spawn(async move {
+            let served = http::serve(
+                listeners,
+                dispatcher,
+                http::Limits::default(),
+                std::future::pending(),
+            )
+            .await;
+            if let Err(e) = served {
+                log.critical(format!("HTTP servers stopped: {e}"));
+            }
+        })]
+    };
+    match daemon::main(cfg, load, bind, serve) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ (DaemonError::User(_) | DaemonError::Rlimit(_) | DaemonError::Bind(_))) => {
+            usage(&progname, &[e.to_string()])
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(1)
         }
     }
 }
