@@ -85,6 +85,7 @@ fn program(name: &str, command: &str) -> ProcessConfig {
         directory: None,
         umask: None,
         serverurl: None,
+        uid: None,
     }
 }
 

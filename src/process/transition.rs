@@ -421,6 +421,7 @@ mod tests {
             directory: None,
             umask: None,
             serverurl: None,
+            uid: None,
         }
     }
 
