@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::LazyLock;
 use std::thread;
@@ -197,7 +197,10 @@ impl Daemon {
     /// What the daemon printed to stdout/stderr (for failure messages).
     fn daemon_output(&self) -> String {
         let out = fs::read_to_string(self.dir().join("daemon.out")).unwrap_or_default();
-        format!("--- daemon output ---\n{out}--- main log ---\n{}", self.main_log())
+        format!(
+            "--- daemon output ---\n{out}--- main log ---\n{}",
+            self.main_log()
+        )
     }
 
     /// Runs Python's `supervisorctl -c <conf> args...` and waits for it (bounded).
@@ -211,8 +214,9 @@ impl Daemon {
             .expect("spawn supervisorctl");
         let stdout = reader(child.stdout.take().expect("stdout"));
         let stderr = reader(child.stderr.take().expect("stderr"));
-        let status = wait_child(&mut child, CTL_DEADLINE)
-            .unwrap_or_else(|| panic!("supervisorctl {args:?} still running after {CTL_DEADLINE:?}"));
+        let status = wait_child(&mut child, CTL_DEADLINE).unwrap_or_else(|| {
+            panic!("supervisorctl {args:?} still running after {CTL_DEADLINE:?}")
+        });
         Output {
             stdout: stdout.join().expect("stdout reader"),
             stderr: stderr.join().expect("stderr reader"),
@@ -397,7 +401,10 @@ impl Pair {
         thread::scope(|s| {
             let py = s.spawn(|| f(&self.python));
             let ours = f(&self.ours);
-            (py.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), ours)
+            (
+                py.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                ours,
+            )
         })
     }
 
@@ -413,7 +420,32 @@ impl Pair {
                 code: out.code,
             }
         });
-        assert_same(&format!("supervisorctl {}", args.join(" ")), &py.render(), &ours.render());
+        assert_same(
+            &format!("supervisorctl {}", args.join(" ")),
+            &py.render(),
+            &ours.render(),
+        );
+        py
+    }
+
+    /// Like [`Pair::ctl`] for commands acting on several processes at once (`stop all`,
+    /// `start g:*`, `restart all`): Python prints each result when that process settles, so the
+    /// order within a run of lines with the same outcome is arbitrary and gets sorted.
+    #[track_caller]
+    pub fn ctl_unordered(&self, args: &[&str]) -> Output {
+        let (py, ours) = self.both(|d| {
+            let out = d.ctl(args);
+            Output {
+                stdout: sort_runs(&d.normalise(&out.stdout)),
+                stderr: d.normalise(&out.stderr),
+                code: out.code,
+            }
+        });
+        assert_same(
+            &format!("supervisorctl {}", args.join(" ")),
+            &py.render(),
+            &ours.render(),
+        );
         py
     }
 
@@ -432,6 +464,23 @@ pub fn assert_same(what: &str, python: &str, ours: &str) {
             line_diff(python, ours)
         );
     }
+}
+
+/// Sorts each run of consecutive `<name>: <outcome>` lines that share the outcome.
+fn sort_runs(text: &str) -> String {
+    let outcome = |l: &str| l.split_once(": ").map(|(_, o)| o.to_owned());
+    let mut lines: Vec<&str> = text.lines().collect();
+    let mut start = 0;
+    while start < lines.len() {
+        let key = outcome(lines[start]);
+        let len = lines[start..]
+            .iter()
+            .take_while(|l| outcome(l) == key)
+            .count();
+        lines[start..start + len].sort_unstable();
+        start += len;
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 fn line_diff(a: &str, b: &str) -> String {
@@ -486,9 +535,9 @@ pub fn normalise(text: &str) -> String {
         .map(|(re, to)| (Regex::new(re).expect("regex"), to))
         .collect()
     });
-    RULES
-        .iter()
-        .fold(text.to_owned(), |t, (re, to)| re.replace_all(&t, *to).into_owned())
+    RULES.iter().fold(text.to_owned(), |t, (re, to)| {
+        re.replace_all(&t, *to).into_owned()
+    })
 }
 
 fn config(body: &str, port: u16) -> String {

@@ -111,7 +111,9 @@ impl fmt::Display for RpcError {
 /// Calls `method` on the daemon listening on the unix socket `socket`.
 pub fn call(socket: &Path, method: &str, params: &[Value]) -> Result<Value, RpcError> {
     let transport = |e: std::io::Error| RpcError::Transport(e.to_string());
-    let mut body = format!("<?xml version='1.0'?>\n<methodCall>\n<methodName>{method}</methodName>\n<params>\n");
+    let mut body = format!(
+        "<?xml version='1.0'?>\n<methodCall>\n<methodName>{method}</methodName>\n<params>\n"
+    );
     for p in params {
         body.push_str("<param>");
         p.encode(&mut body);
