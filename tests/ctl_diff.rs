@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::support::{assert_same, Daemon, Pair, Value};
+use crate::support::{assert_same, is_live, Daemon, Pair, Value};
 
 /// Running, never-started, exited, fatal, and a group of two.
 const MIXED: &str = "
@@ -313,7 +313,8 @@ fn tail_follow() {
         pair.both(|d| d.normalise(&d.ctl_until(&["tail", "-f", "chatty"], "out-two\n")));
     assert_eq!(py, "==> Press Ctrl-C to exit <==\nout-one\nout-two\n");
     assert_same("supervisorctl tail -f chatty", &py, &ours);
-    let (py, ours) = pair.both(|d| d.ctl_until(&["tail", "-f", "chatty", "stderr"], "err-two\n"));
+    let (py, ours) =
+        pair.both(|d| d.normalise(&d.ctl_until(&["tail", "-f", "chatty", "stderr"], "err-two\n")));
     assert_same("supervisorctl tail -f chatty stderr", &py, &ours);
 }
 
@@ -499,10 +500,16 @@ fn add_and_remove() {
 #[test]
 fn shutdown() {
     let mut pair = running();
+    let children =
+        pair.both(|d| ["sleeper", "grp:ga", "grp:gb"].map(|name| process_pid(d, name) as u32));
     let out = pair.ctl(&["shutdown"]);
     assert_eq!(out.stdout, "Shut down\n");
-    for d in [&mut pair.python, &mut pair.ours] {
+    for (d, children) in [(&mut pair.python, children.0), (&mut pair.ours, children.1)] {
         let status = d.wait_exit(Duration::from_secs(20));
+        assert!(
+            !children.iter().any(|&p| is_live(p)),
+            "children left running"
+        );
         assert!(status.success(), "{status:?}");
         assert!(!d.dir().join("supervisord.pid").exists(), "pidfile left");
         assert!(!d.socket().exists(), "socket left");

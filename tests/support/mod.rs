@@ -153,6 +153,11 @@ impl Daemon {
         loop {
             match self.rpc("supervisor.getState", &[]) {
                 Ok(_) => return,
+                Err(e) if !is_live(self.child.id()) => panic!(
+                    "{:?} daemon exited before answering: {e}\n{}",
+                    self.kind,
+                    self.daemon_output()
+                ),
                 Err(e) if Instant::now() >= deadline => panic!(
                     "{:?} daemon did not answer within {START_DEADLINE:?}: {e}\n{}",
                     self.kind,
@@ -295,6 +300,11 @@ impl Daemon {
             let info = self.rpc("supervisor.getProcessInfo", &[Value::Str(name.to_owned())]);
             match &info {
                 Ok(v) if v.field("statename").str() == state => return,
+                Err(e) if !is_live(self.child.id()) => panic!(
+                    "{:?} daemon died while waiting for {name} to be {state}: {e}\n{}",
+                    self.kind,
+                    self.daemon_output()
+                ),
                 _ if Instant::now() >= deadline => panic!(
                     "{:?}: {name} not {state} within {timeout:?}; last: {}\n{}",
                     self.kind,
@@ -591,7 +601,7 @@ fn pgid(p: u32) -> Option<u32> {
 }
 
 /// Alive and not a zombie.
-fn is_live(p: u32) -> bool {
+pub fn is_live(p: u32) -> bool {
     stat_fields(p).is_some_and(|f| f[0] != "Z")
 }
 

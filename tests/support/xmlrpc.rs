@@ -125,7 +125,7 @@ pub fn call(socket: &Path, method: &str, params: &[Value]) -> Result<Value, RpcE
         .set_read_timeout(Some(Duration::from_secs(20)))
         .map_err(transport)?;
     let request = format!(
-        "POST /RPC2 HTTP/1.0\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /RPC2 HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).map_err(transport)?;
