@@ -3,6 +3,9 @@
 
 mod config_cli;
 mod config_diff;
+mod ctl_diff;
 mod engine;
+mod engine_diff;
 mod logs;
 mod rpc;
+mod support;

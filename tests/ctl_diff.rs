@@ -1,0 +1,622 @@
+//! Python's `supervisorctl` against Python's supervisord and ours, on the same config, step by
+//! step: normalised stdout, stderr and exit code must be identical (issue 4).
+//!
+//! `Pair::ctl` does the comparison; the `assert_eq!`s on its result pin the Python facts our
+//! daemon must reproduce.
+
+use std::time::Duration;
+
+use crate::support::{assert_same, is_live, Daemon, Pair, Value};
+
+/// Running, never-started, exited, fatal, and a group of two.
+const MIXED: &str = "
+[program:sleeper]
+command=sleep 1000
+startsecs=0
+
+[program:manual]
+command=sleep 1000
+autostart=false
+
+[program:exiter]
+command=sh -c 'exit 0'
+startsecs=0
+autorestart=false
+
+[program:fatal]
+command=sh -c 'echo doomed; exit 3'
+startsecs=2
+startretries=0
+
+[group:grp]
+programs=ga,gb
+
+[program:ga]
+command=sleep 1000
+startsecs=0
+
+[program:gb]
+command=sleep 1000
+startsecs=0
+";
+
+fn mixed() -> Pair {
+    let pair = Pair::start(MIXED);
+    pair.wait_for_state("sleeper", "RUNNING");
+    pair.wait_for_state("exiter", "EXITED");
+    pair.wait_for_state("fatal", "FATAL");
+    pair.wait_for_state("grp:ga", "RUNNING");
+    pair.wait_for_state("grp:gb", "RUNNING");
+    pair
+}
+
+/// Only long-running programs, so every state is settled.
+const RUNNING: &str = "
+[program:sleeper]
+command=sleep 1000
+startsecs=0
+
+[program:manual]
+command=sleep 1000
+startsecs=0
+autostart=false
+
+[group:grp]
+programs=ga,gb
+
+[program:ga]
+command=sleep 1000
+startsecs=0
+
+[program:gb]
+command=sleep 1000
+startsecs=0
+";
+
+fn running() -> Pair {
+    let pair = Pair::start(RUNNING);
+    pair.wait_for_state("sleeper", "RUNNING");
+    pair.wait_for_state("grp:ga", "RUNNING");
+    pair.wait_for_state("grp:gb", "RUNNING");
+    pair
+}
+
+#[test]
+fn status_all_with_stopped_exited_fatal_exits_3() {
+    let pair = mixed();
+    let out = pair.ctl(&["status"]);
+    assert_eq!(out.code, 3);
+    assert_eq!(
+        out.stdout,
+        "exiter                           EXITED    <date>\n\
+         fatal                            FATAL     Exited too quickly (process log may have details)\n\
+         grp:ga                           RUNNING   pid <pid>, uptime <uptime>\n\
+         grp:gb                           RUNNING   pid <pid>, uptime <uptime>\n\
+         manual                           STOPPED   Not started\n\
+         sleeper                          RUNNING   pid <pid>, uptime <uptime>\n"
+    );
+    assert_eq!(pair.ctl(&["status", "all"]), out);
+}
+
+#[test]
+fn status_by_name_group_and_unknown() {
+    let pair = mixed();
+    assert_eq!(pair.ctl(&["status", "sleeper"]).code, 0);
+    assert_eq!(pair.ctl(&["status", "grp:*"]).code, 0);
+    pair.ctl(&["status", "grp:ga"]);
+    assert_eq!(pair.ctl(&["status", "fatal"]).code, 3);
+    assert_eq!(pair.ctl(&["status", "sleeper", "manual"]).code, 3);
+    let out = pair.ctl(&["status", "nosuch"]);
+    assert_eq!(
+        (out.stdout.as_str(), out.code),
+        ("nosuch: ERROR (no such process)\n", 4)
+    );
+    let out = pair.ctl(&["status", "nosuch:*"]);
+    assert_eq!(
+        (out.stdout.as_str(), out.code),
+        ("nosuch: ERROR (no such group)\n", 4)
+    );
+    pair.ctl(&["status", "grp:nosuch"]);
+    // 3 (a stopped process) wins over 4 (an unknown name).
+    assert_eq!(pair.ctl(&["status", "manual", "nosuch"]).code, 3);
+}
+
+#[test]
+fn start_stop_by_name() {
+    let pair = running();
+    let out = pair.ctl(&["start", "sleeper"]);
+    assert_eq!(
+        (out.stdout.as_str(), out.code),
+        ("sleeper: ERROR (already started)\n", 0)
+    );
+    assert_eq!(pair.ctl(&["stop", "sleeper"]).stdout, "sleeper: stopped\n");
+    let out = pair.ctl(&["stop", "sleeper"]);
+    assert_eq!(
+        (out.stdout.as_str(), out.code),
+        ("sleeper: ERROR (not running)\n", 0)
+    );
+    assert_eq!(pair.ctl(&["start", "sleeper"]).stdout, "sleeper: started\n");
+    pair.ctl_unordered(&["start", "sleeper", "manual"]);
+    assert_eq!(pair.ctl(&["start", "nosuch"]).code, 1);
+    assert_eq!(pair.ctl(&["stop", "nosuch"]).code, 1);
+    pair.ctl(&["start", "nosuch:*"]);
+    pair.ctl(&["stop", "nosuch:*"]);
+    pair.ctl(&["start"]);
+    pair.ctl(&["stop"]);
+    pair.ctl(&["restart"]);
+    pair.ctl(&["status"]);
+}
+
+#[test]
+fn start_stop_restart_group_and_all() {
+    let pair = running();
+    pair.ctl_unordered(&["stop", "grp:*"]);
+    pair.ctl(&["status"]);
+    pair.ctl_unordered(&["start", "grp:*"]);
+    let out = pair.ctl_unordered(&["restart", "grp:*"]);
+    assert_eq!(
+        out.stdout,
+        "grp:ga: stopped\ngrp:gb: stopped\ngrp:ga: started\ngrp:gb: started\n"
+    );
+    pair.ctl(&["restart", "grp:ga"]);
+    pair.ctl(&["restart", "sleeper"]);
+    pair.ctl_unordered(&["stop", "all"]);
+    assert_eq!(pair.ctl(&["status"]).code, 3);
+    pair.ctl_unordered(&["start", "all"]);
+    pair.ctl_unordered(&["restart", "all"]);
+    assert_eq!(pair.ctl(&["status"]).code, 0);
+}
+
+#[test]
+fn start_spawn_errors() {
+    let pair = Pair::start(
+        "
+[program:badcmd]
+command=/nonexistent/bin/x
+autostart=false
+
+[program:notexec]
+command=/etc/passwd
+autostart=false
+
+[program:quick]
+command=sh -c 'exit 1'
+startsecs=2
+autostart=false
+",
+    );
+    let out = pair.ctl(&["start", "badcmd"]);
+    assert_eq!(
+        (out.stdout.as_str(), out.code),
+        ("badcmd: ERROR (no such file)\n", 1)
+    );
+    let out = pair.ctl(&["start", "notexec"]);
+    assert_eq!(out.code, 1);
+    let out = pair.ctl(&["start", "quick"]);
+    assert_eq!(
+        (out.stdout.as_str(), out.code),
+        ("quick: ERROR (spawn error)\n", 7)
+    );
+    // The command is checked before spawning: no state change, no spawn attempt.
+    let out = pair.ctl(&["status", "badcmd", "notexec"]);
+    assert_eq!(
+        out.stdout,
+        "badcmd                           STOPPED   Not started\n\
+         notexec                          STOPPED   Not started\n"
+    );
+}
+
+#[test]
+fn signal() {
+    let pair = Pair::start(
+        "
+[program:hup]
+command=sh -c 'trap \"echo got-hup\" HUP; echo ready; while :; do sleep 0.1; done'
+startsecs=0
+
+[program:manual]
+command=sleep 1000
+autostart=false
+",
+    );
+    pair.wait_for_state("hup", "RUNNING");
+    let out = pair.ctl(&["signal", "HUP", "hup"]);
+    assert_eq!(out.stdout, "hup: signalled\n");
+    pair.both(|d| wait_for_tail(d, "hup", "got-hup"));
+    pair.ctl(&["tail", "hup"]);
+    pair.ctl(&["signal", "SIGHUP", "all"]);
+    assert_eq!(pair.ctl(&["signal", "BOGUS", "hup"]).code, 1);
+    assert_eq!(pair.ctl(&["signal", "HUP", "manual"]).code, 7);
+    pair.ctl(&["signal", "HUP", "nosuch"]);
+    pair.ctl(&["signal", "HUP"]);
+    pair.wait_for_state("hup", "RUNNING");
+}
+
+/// Polls `tail name` until it shows `text` (a child's output reaches its log asynchronously).
+#[track_caller]
+fn wait_for_tail(d: &Daemon, name: &str, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !d.ctl(&["tail", name]).stdout.contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never printed {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn pid() {
+    let pair = running();
+    let out = pair.ctl(&["pid"]);
+    assert_eq!(out.stdout, "<pid>\n");
+    pair.both(|d| assert_eq!(d.ctl(&["pid"]).stdout.trim(), d.pid().to_string()));
+    pair.ctl(&["pid", "sleeper"]);
+    pair.ctl(&["pid", "grp:ga", "sleeper"]);
+    assert_eq!(pair.ctl(&["pid", "manual"]).stdout, "0\n");
+    pair.ctl(&["pid", "all"]);
+    pair.ctl(&["pid", "nosuch"]);
+}
+
+const CHATTY: &str = "
+[program:chatty]
+command=sh -c 'echo out-one; echo err-one >&2; echo out-two; echo err-two >&2; exec sleep 1000'
+startsecs=0
+
+[program:quiet]
+command=sleep 1000
+startsecs=0
+stdout_logfile=NONE
+";
+
+fn chatty() -> Pair {
+    let pair = Pair::start(CHATTY);
+    pair.wait_for_state("chatty", "RUNNING");
+    pair.wait_for_state("quiet", "RUNNING");
+    pair.both(|d| wait_for_tail(d, "chatty", "out-two"));
+    pair
+}
+
+#[test]
+fn tail() {
+    let pair = chatty();
+    assert_eq!(pair.ctl(&["tail", "chatty"]).stdout, "out-one\nout-two\n\n");
+    pair.ctl(&["tail", "-5", "chatty"]);
+    pair.ctl(&["tail", "-100", "chatty", "stdout"]);
+    pair.both(|d| wait_for_tail_stderr(d, "err-two"));
+    pair.ctl(&["tail", "chatty", "stderr"]);
+    pair.ctl(&["tail", "-4", "chatty", "stderr"]);
+    pair.ctl(&["tail", "chatty", "bogus"]);
+    pair.ctl(&["tail", "-x", "chatty"]);
+    pair.ctl(&["tail"]);
+    pair.ctl(&["tail", "chatty", "stdout", "extra"]);
+    pair.ctl(&["tail", "quiet"]);
+    pair.ctl(&["tail", "nosuch"]);
+}
+
+#[track_caller]
+fn wait_for_tail_stderr(d: &Daemon, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !d.ctl(&["tail", "chatty", "stderr"]).stdout.contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stderr never got {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn tail_follow() {
+    let pair = chatty();
+    let (py, ours) =
+        pair.both(|d| d.normalise(&d.ctl_until(&["tail", "-f", "chatty"], "out-two\n")));
+    assert_eq!(py, "==> Press Ctrl-C to exit <==\nout-one\nout-two\n");
+    assert_same("supervisorctl tail -f chatty", &py, &ours);
+    let (py, ours) =
+        pair.both(|d| d.normalise(&d.ctl_until(&["tail", "-f", "chatty", "stderr"], "err-two\n")));
+    assert_same("supervisorctl tail -f chatty stderr", &py, &ours);
+}
+
+#[test]
+fn clear() {
+    let pair = chatty();
+    assert_eq!(pair.ctl(&["clear", "chatty"]).stdout, "chatty: cleared\n");
+    assert_eq!(pair.ctl(&["tail", "chatty"]).stdout, "\n");
+    pair.ctl(&["clear", "all"]);
+    pair.ctl(&["clear", "nosuch"]);
+    pair.ctl(&["clear"]);
+}
+
+#[test]
+fn maintail() {
+    let pair = Pair::start(
+        "
+[program:solo_program]
+command=sleep 1000
+startsecs=0
+",
+    );
+    pair.wait_for_state("solo_program", "RUNNING");
+    // The name is long enough for the last 100 bytes to start after the last line's timestamp.
+    let out = pair.ctl(&["maintail", "-100"]);
+    assert_eq!(
+        out.stdout,
+        "success: solo_program entered RUNNING state, process has stayed up for > than 0 seconds (startsecs)\n\n"
+    );
+    pair.ctl(&["maintail"]);
+    pair.ctl(&["maintail", "-x"]);
+}
+
+#[test]
+fn avail() {
+    let pair = Pair::start(
+        "
+[program:solo]
+command=sleep 1000
+startsecs=0
+priority=7
+
+[program:manual]
+command=sleep 1000
+autostart=false
+
+[group:grp]
+programs=ga,gb
+priority=500
+
+[program:ga]
+command=sleep 1000
+startsecs=0
+priority=5
+
+[program:gb]
+command=sleep 1000
+startsecs=0
+",
+    );
+    pair.wait_for_state("solo", "RUNNING");
+    let out = pair.ctl(&["avail"]);
+    assert!(
+        out.stdout
+            .contains("grp:ga                           in use    auto      500:5\n"),
+        "{out:?}"
+    );
+    pair.ctl(&["avail", "extra"]);
+}
+
+const BEFORE: &str = "
+[program:keep]
+command=sleep 1000
+startsecs=0
+
+[program:change]
+command=sleep 1000
+startsecs=0
+
+[program:gone]
+command=sleep 1000
+startsecs=0
+";
+
+const AFTER: &str = "
+[program:keep]
+command=sleep 1000
+startsecs=0
+
+[program:change]
+command=sleep 1001
+startsecs=0
+
+[program:fresh]
+command=sleep 1000
+startsecs=0
+";
+
+fn before() -> Pair {
+    let pair = Pair::start(BEFORE);
+    for name in ["keep", "change", "gone"] {
+        pair.wait_for_state(name, "RUNNING");
+    }
+    pair
+}
+
+fn process_pid(d: &Daemon, name: &str) -> i64 {
+    d.info(name).field("pid").int()
+}
+
+#[test]
+fn reread_and_update() {
+    let pair = before();
+    let out = pair.ctl(&["reread"]);
+    assert_eq!(out.stdout, "No config updates to processes\n");
+    let keep = pair.both(|d| process_pid(d, "keep"));
+    let change = pair.both(|d| process_pid(d, "change"));
+    pair.both(|d| d.rewrite_config(AFTER));
+    let out = pair.ctl(&["reread"]);
+    assert_eq!(
+        out.stdout,
+        "change: changed\nfresh: available\ngone: disappeared\n"
+    );
+    pair.ctl(&["avail"]);
+    pair.ctl(&["update", "nosuch"]);
+    let out = pair.ctl(&["update"]);
+    assert_eq!(
+        out.stdout,
+        "gone: stopped\ngone: removed process group\nchange: stopped\nchange: updated process group\nfresh: added process group\n"
+    );
+    pair.wait_for_state("change", "RUNNING");
+    pair.wait_for_state("fresh", "RUNNING");
+    assert_eq!(
+        pair.both(|d| process_pid(d, "keep")),
+        keep,
+        "unchanged keeps its pid"
+    );
+    let now = pair.both(|d| process_pid(d, "change"));
+    assert!(now.0 != change.0 && now.1 != change.1, "changed restarts");
+    pair.ctl(&["status"]);
+    assert_eq!(pair.ctl(&["update"]).stdout, "");
+    pair.ctl(&["reread"]);
+}
+
+#[test]
+fn update_all_and_by_group() {
+    let pair = before();
+    pair.both(|d| d.rewrite_config(AFTER));
+    pair.ctl(&["update", "fresh"]);
+    pair.ctl(&["update", "all"]);
+    pair.wait_for_state("change", "RUNNING");
+    pair.ctl(&["status"]);
+}
+
+#[test]
+fn add_and_remove() {
+    let pair = before();
+    pair.both(|d| d.rewrite_config(AFTER));
+    pair.ctl(&["reread"]);
+    assert_eq!(
+        pair.ctl(&["add", "fresh"]).stdout,
+        "fresh: added process group\n"
+    );
+    let out = pair.ctl(&["add", "fresh"]);
+    assert_eq!(
+        (out.stdout.as_str(), out.code),
+        ("ERROR: process group already active\n", 0)
+    );
+    pair.ctl(&["add", "nosuch"]);
+    pair.wait_for_state("fresh", "RUNNING");
+    assert_eq!(pair.ctl(&["remove", "gone"]).code, 1);
+    pair.ctl(&["stop", "gone"]);
+    assert_eq!(
+        pair.ctl(&["remove", "gone"]).stdout,
+        "gone: removed process group\n"
+    );
+    pair.ctl(&["remove", "gone"]);
+    pair.ctl(&["add"]);
+    pair.ctl(&["remove"]);
+    pair.ctl(&["status"]);
+}
+
+#[test]
+fn shutdown() {
+    let mut pair = running();
+    let children =
+        pair.both(|d| ["sleeper", "grp:ga", "grp:gb"].map(|name| process_pid(d, name) as u32));
+    let out = pair.ctl(&["shutdown"]);
+    assert_eq!(out.stdout, "Shut down\n");
+    for (d, children) in [(&mut pair.python, children.0), (&mut pair.ours, children.1)] {
+        let status = d.wait_exit(Duration::from_secs(20));
+        assert!(
+            !children.iter().any(|&p| is_live(p)),
+            "children left running"
+        );
+        assert!(status.success(), "{status:?}");
+        assert!(!d.dir().join("supervisord.pid").exists(), "pidfile left");
+        assert!(!d.socket().exists(), "socket left");
+    }
+    pair.ctl(&["status"]);
+    pair.ctl(&["shutdown"]);
+    pair.ctl(&["shutdown", "now"]);
+}
+
+#[test]
+fn reload() {
+    let pair = running();
+    let before = pair.both(|d| process_pid(d, "sleeper"));
+    assert_eq!(pair.ctl(&["reload"]).stdout, "Restarted supervisord\n");
+    pair.both(|d| {
+        // Same daemon process, new children.
+        d.wait_for_log("supervisord started with pid", Duration::from_secs(10));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while d.rpc("supervisor.getState", &[]).is_err()
+            || d.main_log().matches("supervisord started with pid").count() < 2
+        {
+            assert!(std::time::Instant::now() < deadline, "no restart");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d.wait_for_state("sleeper", "RUNNING", Duration::from_secs(20));
+        assert_eq!(d.ctl(&["pid"]).stdout.trim(), d.pid().to_string());
+    });
+    let after = pair.both(|d| process_pid(d, "sleeper"));
+    assert!(
+        after.0 != before.0 && after.1 != before.1,
+        "processes restarted"
+    );
+    pair.ctl(&["status"]);
+    pair.ctl(&["reload", "now"]);
+}
+
+#[test]
+fn version_help_and_unknown_command() {
+    let pair = running();
+    assert_eq!(pair.ctl(&["version"]).stdout, "4.3.0\n");
+    pair.ctl(&["version", "extra"]);
+    pair.ctl(&["help"]);
+    pair.ctl(&["help", "status"]);
+    pair.ctl(&["help", "nosuch"]);
+    assert_eq!(pair.ctl(&["frobnicate"]).code, 1);
+    let rpc = pair.both(|d| d.rpc("supervisor.getAPIVersion", &[]).expect("rpc"));
+    assert_eq!(rpc, (Value::Str("3.0".into()), Value::Str("3.0".into())));
+}
+
+/// An inet server with basic auth; `password` is plain or `{SHA}<hex>`.
+fn auth(password: &str) -> Pair {
+    let pair = Pair::start(&format!(
+        "
+[inet_http_server]
+port=127.0.0.1:{{port}}
+username=alice
+password={password}
+
+[program:sleeper]
+command=sleep 1000
+startsecs=0
+"
+    ));
+    pair.wait_for_state("sleeper", "RUNNING");
+    pair
+}
+
+#[test]
+fn auth_plain_password() {
+    let pair = auth("s3cret");
+    let ok = pair.both(|d| {
+        let url = format!("http://127.0.0.1:{}", d.port());
+        let out = d.ctl(&["-s", &url, "-u", "alice", "-p", "s3cret", "status"]);
+        (d.normalise(&out.stdout), out.code)
+    });
+    assert_eq!(ok.0 .1, 0);
+    assert_same("status with the right password", &ok.0 .0, &ok.1 .0);
+    let bad = pair.both(|d| {
+        let url = format!("http://127.0.0.1:{}", d.port());
+        let out = d.ctl(&["-s", &url, "-u", "alice", "-p", "wrong", "status"]);
+        (d.normalise(&out.stdout), d.normalise(&out.stderr), out.code)
+    });
+    assert_eq!(bad.0 .2, 1);
+    assert!(
+        bad.0 .0.starts_with("Server requires authentication\n"),
+        "{bad:?}"
+    );
+    assert_eq!(bad.0, bad.1);
+    let none = pair.both(|d| {
+        let url = format!("http://127.0.0.1:{}", d.port());
+        let out = d.ctl(&["-s", &url, "version"]);
+        (d.normalise(&out.stdout), d.normalise(&out.stderr), out.code)
+    });
+    assert_eq!(none.0, none.1);
+}
+
+#[test]
+fn auth_sha_password() {
+    // sha1("s3cret")
+    let pair = auth("{SHA}fef341f85d87439e7d91a2d465b9871ef66b5e98");
+    let outs = pair.both(|d| {
+        let url = format!("http://127.0.0.1:{}", d.port());
+        let good = d.ctl(&["-s", &url, "-u", "alice", "-p", "s3cret", "pid", "sleeper"]);
+        let bad = d.ctl(&["-s", &url, "-u", "alice", "-p", "nope", "pid", "sleeper"]);
+        [good, bad].map(|o| (d.normalise(&o.stdout), d.normalise(&o.stderr), o.code))
+    });
+    assert_eq!(outs.0[0].2, 0, "{outs:?}");
+    assert_eq!(outs.0[1].2, 1, "{outs:?}");
+    assert_eq!(outs.0, outs.1);
+}
