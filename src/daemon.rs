@@ -53,7 +53,7 @@ pub enum DaemonError {
 pub fn main<B>(
     config: Config,
     load: Load,
-    mut bind: impl FnMut(&Config) -> Result<B, String>,
+    mut bind: impl FnMut(&Config, &MainLog) -> Result<B, String>,
     mut serve: impl FnMut(B, Handle, MainLog) -> Vec<JoinHandle<()>>,
 ) -> Result<(), DaemonError> {
     let mut config = config;
@@ -77,7 +77,7 @@ pub fn main<B>(
         if !config.supervisord.nocleanup {
             let _ = cleanup_auto_logs(&config.supervisord);
         }
-        let bound = bind(&config).map_err(DaemonError::Bind)?;
+        let bound = bind(&config, &log).map_err(DaemonError::Bind)?;
         if first && !config.supervisord.nodaemon {
             daemonize(&config, &log)?;
         }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use supervisor::config::{self, check, Action, LogLevel, ParseMessage, RpcInterface};
+use supervisor::config::{self, check, Action, LogLevel, RpcInterface};
 use supervisor::daemon::{self, DaemonError};
 use supervisor::http;
 use supervisor::logs::MainLog;
@@ -70,12 +70,11 @@ fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// What `bind` hands to `serve` across daemonizing: the listeners, and what the dispatcher and
-/// the main log need from the config they were bound for.
+/// What `bind` hands to `serve` across daemonizing: the listeners, and the rpcinterfaces of
+/// the config they were bound for.
 struct Servers {
     listeners: Vec<http::BoundListener>,
     rpcinterfaces: Vec<RpcInterface>,
-    messages: Vec<ParseMessage>,
 }
 
 /// Runs the daemon until shutdown: the engine from `daemon::main`, the HTTP servers plugged in.
@@ -83,18 +82,17 @@ fn run(cfg: config::Config, opts: config::Options) -> ExitCode {
     let progname = opts.progname.clone();
     let load: daemon::Load =
         Arc::new(move || config::load(&opts).map_err(|errs| errs.first().to_string()));
-    let bind = |c: &config::Config| {
+    let bind = |c: &config::Config, log: &MainLog| {
         let listeners = http::bind(c).map_err(|e| e.to_string())?;
+        for m in http::startup_messages(c) {
+            log.log(m.level, m.text);
+        }
         Ok(Servers {
             listeners,
             rpcinterfaces: c.rpcinterfaces.clone(),
-            messages: http::startup_messages(c),
         })
     };
     let serve = |servers: Servers, handle, log: MainLog| {
-        for m in servers.messages {
-            log.log(m.level, m.text);
-        }
         let dispatcher = Dispatcher::new(handle, &servers.rpcinterfaces);
         let listeners = servers.listeners;
         vec![tokio::spawn(async move {
