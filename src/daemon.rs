@@ -75,7 +75,9 @@ pub fn main<B>(
             log.info(info);
         }
         if !config.supervisord.nocleanup {
-            let _ = cleanup_auto_logs(&config.supervisord);
+            for warning in cleanup_auto_logs(&config.supervisord) {
+                log.warn(warning);
+            }
         }
         let bound = bind(&config, &log).map_err(DaemonError::Bind)?;
         if first && !config.supervisord.nodaemon {
@@ -129,7 +131,11 @@ fn set_uid(config: &Config) -> Result<Option<String>, DaemonError> {
                 .map_err(|e| DaemonError::User(format!("Could not set user id: {e}")))?;
         }
     }
-    Ok(Some(format!("Set uid to user {user} succeeded")))
+    // Python logs its `self.uid`, the numeric uid the name resolved to.
+    Ok(Some(format!(
+        "Set uid to user {} succeeded",
+        spawn::user_label(user)
+    )))
 }
 
 /// `set_rlimits_or_exit`: raise the soft RLIMIT_NOFILE/RLIMIT_NPROC to `minfds`/`minprocs`

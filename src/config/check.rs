@@ -187,7 +187,11 @@ pub fn render(c: &Config) -> Vec<String> {
             }
         }
         out.push(line("group", &g.name, Value::Object(m)));
-        for p in &g.processes {
+        // The group keeps Python's spawn order (`programs=` order); the format lists
+        // processes in (priority, name) order.
+        let mut processes: Vec<_> = g.processes.iter().collect();
+        processes.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        for p in processes {
             out.push(line(
                 "process",
                 &format!("{}:{}", g.name, p.name),

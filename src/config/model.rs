@@ -160,7 +160,8 @@ pub struct GroupConfig {
     pub name: String,
     pub priority: i32,
     pub kind: GroupKind,
-    /// Processes sorted by (priority, name).
+    /// Processes in Python's order: each program's processes by (priority, name), a
+    /// `[group:x]`'s programs in `programs=` order.
     pub processes: Vec<ProcessConfig>,
 }
 

@@ -233,11 +233,7 @@ fn push(
     errors: &mut Vec<ConfigError>,
 ) {
     match res {
-        Ok(mut g) => {
-            g.processes
-                .sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
-            groups.push(g)
-        }
+        Ok(g) => groups.push(g),
         Err(e) => errors.push(e),
     }
 }
@@ -366,7 +362,9 @@ fn processes_from_section(
     section: &str,
     group: &str,
 ) -> Result<Vec<ProcessConfig>, ConfigError> {
-    read_processes(r, section, group).map_err(|mut e| {
+    // Python's `processes_from_section` ends with `programs.sort()` ((priority, name)); a
+    // `[group:x]` then concatenates its programs in `programs=` order without sorting again.
+    let mut processes = read_processes(r, section, group).map_err(|mut e| {
         let file = r.section_file(section);
         e.message = format!(
             "{} in section {} (file: {})",
@@ -376,7 +374,9 @@ fn processes_from_section(
         );
         e.python_located = true;
         e
-    })
+    })?;
+    processes.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+    Ok(processes)
 }
 
 fn stream(

@@ -73,17 +73,26 @@ pub fn is_auto_log_name(name: &str, identifier: &str) -> bool {
 }
 
 /// Deletes the `AUTO` logs of earlier runs from `childlogdir` (the caller checks `nocleanup`).
-/// Returns an error only when the directory cannot be listed; files that cannot be removed are
-/// skipped, as Python warns and goes on.
-pub fn cleanup_auto_logs(cfg: &Supervisord) -> io::Result<()> {
-    for entry in std::fs::read_dir(&cfg.childlogdir)? {
+/// Returns Python's warnings: the directory could not be listed, or a file could not be removed
+/// (then the others are still tried).
+pub fn cleanup_auto_logs(cfg: &Supervisord) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(&cfg.childlogdir) else {
+        return vec!["Could not clear childlog dir".to_string()];
+    };
+    let mut warnings = Vec::new();
+    for entry in entries {
         let Ok(entry) = entry else { continue };
         let name = entry.file_name();
-        if is_auto_log_name(&name.to_string_lossy(), &cfg.identifier) {
-            let _ = std::fs::remove_file(entry.path());
+        if is_auto_log_name(&name.to_string_lossy(), &cfg.identifier)
+            && std::fs::remove_file(entry.path()).is_err()
+        {
+            warnings.push(format!(
+                "Failed to clean up {}",
+                crate::process::spawn::py_repr(&entry.path().to_string_lossy())
+            ));
         }
     }
-    Ok(())
+    warnings
 }
 
 #[cfg(test)]
@@ -156,7 +165,7 @@ mod tests {
             crate::config::LogLevel::Info,
         );
         cfg.childlogdir = dir.path().to_path_buf();
-        cleanup_auto_logs(&cfg).unwrap();
+        assert!(cleanup_auto_logs(&cfg).is_empty());
         for n in keep {
             assert!(dir.path().join(n).exists(), "{n}");
         }
@@ -164,6 +173,6 @@ mod tests {
             assert!(!dir.path().join(n).exists(), "{n}");
         }
         cfg.childlogdir = dir.path().join("missing");
-        assert!(cleanup_auto_logs(&cfg).is_err());
+        assert_eq!(cleanup_auto_logs(&cfg), ["Could not clear childlog dir"]);
     }
 }

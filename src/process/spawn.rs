@@ -254,10 +254,17 @@ pub fn resolve_user(user: &str) -> Option<Result<ChildUser, String>> {
     if !current.is_root() {
         return Some(Err("Can't drop privilege as nonroot user".into()));
     }
+    // Python: the primary gid, then every group listing the user as a member. getgrouplist
+    // answers the latter with the primary gid included, which is not repeated here.
     let mut groups = vec![record.gid.as_raw()];
     if let Ok(name) = CString::new(record.name.as_str()) {
         let listed = nix::unistd::getgrouplist(&name, record.gid).unwrap_or_default();
-        groups.extend(listed.into_iter().map(Gid::as_raw));
+        groups.extend(
+            listed
+                .into_iter()
+                .filter(|&g| g != record.gid)
+                .map(Gid::as_raw),
+        );
     }
     Some(Ok(ChildUser {
         uid: record.uid.as_raw(),
@@ -267,7 +274,7 @@ pub fn resolve_user(user: &str) -> Option<Result<ChildUser, String>> {
 }
 
 /// The numeric uid Python shows in `couldn't setuid to <uid>`.
-fn user_label(user: &str) -> String {
+pub fn user_label(user: &str) -> String {
     match user.parse::<u32>() {
         Ok(uid) => uid.to_string(),
         Err(_) => User::from_name(user)
@@ -328,7 +335,7 @@ pub fn spawn(
             umask: config.umask,
         },
     );
-    let mut child = command.spawn().map_err(|e| match e.raw_os_error() {
+    let mut child = sys::spawn_command(command).map_err(|e| match e.raw_os_error() {
         Some(libc::EAGAIN) => format!(
             "Too many processes in process table to spawn {}",
             py_repr(name)
@@ -339,8 +346,6 @@ pub fn spawn(
             errno_text(&e)
         ),
     })?;
-    // `command` still holds the child's ends of the pipes; drop them so EOF can arrive.
-    drop(command);
     let stdin = child.stdin.take().expect("stdin was configured as piped");
     Ok(Child {
         pid: child.id(),

@@ -149,7 +149,7 @@ pub struct Supervisor {
     /// Requests waiting for processes to settle, by id.
     batches: HashMap<u64, Batch>,
     next_batch: u64,
-    /// Autostarts not yet spawned, in priority order.
+    /// Autostarts not yet spawned: groups by priority, members in config order.
     pending_starts: VecDeque<ProcId>,
     /// Groups still to stop at shutdown, ascending priority (the last is stopped first).
     stop_groups: Option<Vec<String>>,
@@ -247,11 +247,11 @@ impl Supervisor {
             watchers: Vec::new(),
             laststopreport: None,
         });
-        let mut ids: Vec<ProcId> = members
+        // Python's `ProcessGroup.transition` walks its processes dict in config order (a
+        // `[group:x]` keeps its `programs=` order), not by priority.
+        let ids = members
             .into_iter()
-            .filter(|id| self.table.get(*id).is_some_and(|p| p.config.autostart))
-            .collect();
-        ids.sort_by_key(|id| self.table.get(*id).map_or(0, |p| p.config.priority));
+            .filter(|id| self.table.get(*id).is_some_and(|p| p.config.autostart));
         self.pending_starts.extend(ids);
     }
 

@@ -34,7 +34,7 @@ pub struct Process {
 /// An active group, in the order it was added.
 pub struct Group {
     pub config: GroupConfig,
-    /// Member processes in config order ((priority, name)).
+    /// Member processes in config order (see `GroupConfig::processes`).
     pub members: Vec<ProcId>,
     by_name: HashMap<String, ProcId>,
     /// Add order, the tie-breaker of equal priorities.

@@ -1,10 +1,11 @@
-//! The child side of spawning (the `pre_exec` setup between fork and exec), reaping with the raw
-//! wait status, and `kill` with any signal number.
+//! The child side of spawning (the `pre_exec` setup between fork and exec), the thread every
+//! child is forked from, reaping with the raw wait status, and `kill` with any signal number.
 
 use std::ffi::CString;
 use std::io;
 use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::process::{Child, Command};
+use std::sync::{mpsc, LazyLock, Mutex};
 
 /// Credentials a child switches to, resolved in the parent before forking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,8 @@ pub struct ChildUser {
 }
 
 /// What a child does for itself between fork and exec, in Python's order: new process group,
-/// user, directory, umask. Failures are reported on the child's stderr with Python's wording and
+/// user, directory, umask; then (our addition) `PR_SET_PDEATHSIG` = SIGKILL, so no child
+/// outlives a daemon that was killed outright. Failures are reported on the child's stderr with Python's wording and
 /// the child exits 127, so they show up as a too-quick exit.
 #[derive(Debug, Default)]
 pub struct ChildSetup {
@@ -45,6 +47,10 @@ pub fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         .map(|d| format!("supervisor: couldn't chdir to {}: ", d.to_string_lossy()).into_bytes());
     let directory = setup.directory;
     let umask = setup.umask;
+    // The daemon's pid, taken before the fork: a different parent after `prctl` means the daemon
+    // died in between, and the death signal was armed too late to fire.
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     let hook = move || -> io::Result<()> {
         // SAFETY: setpgid(0, 0) only changes this (forked) process's group; async-signal-safe.
         unsafe { libc::setpgid(0, 0) };
@@ -81,12 +87,67 @@ pub fn install_child_setup(command: &mut Command, setup: ChildSetup) {
             // SAFETY: umask only changes this process's file mode mask; async-signal-safe.
             unsafe { libc::umask(mask) };
         }
+        // Armed last: a credential change (setuid/setgid above) clears the death signal.
+        // SAFETY: prctl with integer arguments only changes this process's attributes;
+        // getppid and _exit are async-signal-safe.
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            if libc::getppid() != parent {
+                libc::_exit(127);
+            }
+        }
         Ok(())
     };
     // SAFETY: the hook runs between fork and exec; it only makes async-signal-safe syscalls
-    // (setpgid, setgroups, setgid, setuid, chdir, umask, write, _exit) on data prepared before
-    // the fork, and allocates nothing.
+    // (setpgid, setgroups, setgid, setuid, chdir, umask, prctl, getppid, write, _exit) on data
+    // prepared before the fork, and allocates nothing.
     unsafe { command.pre_exec(hook) };
+}
+
+/// A spawn request for the spawner thread, with where to send the result.
+type SpawnJob = (Command, mpsc::SyncSender<io::Result<Child>>);
+
+/// The spawner thread: it forks every child and never exits. `PR_SET_PDEATHSIG` fires when
+/// the *thread* that forked the child exits, not the process, so children must not be forked
+/// from runtime threads that may come and go (`block_in_place` turns a worker into a blocking
+/// thread that later retires). Started lazily, i.e. after daemonizing.
+static SPAWNER: LazyLock<Mutex<mpsc::Sender<SpawnJob>>> = LazyLock::new(|| {
+    let (tx, rx) = mpsc::channel::<SpawnJob>();
+    std::thread::Builder::new()
+        .name("spawner".into())
+        .spawn(move || {
+            // `SPAWNER` holds the sender for the life of the process, so `recv` never fails.
+            while let Ok((mut command, reply)) = rx.recv() {
+                let result = command.spawn();
+                // The parent's copies of the child's pipe ends close here, so EOF can arrive.
+                drop(command);
+                let _ = reply.send(result);
+            }
+        })
+        .expect("start the spawner thread");
+    Mutex::new(tx)
+});
+
+/// `command.spawn()` on the spawner thread (see [`SPAWNER`]); the command is consumed so the
+/// parent's copies of the child's ends of its pipes are closed on return.
+pub fn spawn_command(command: Command) -> io::Result<Child> {
+    let (reply, result) = mpsc::sync_channel(1);
+    let sender = SPAWNER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    sender
+        .send((command, reply))
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+    result
+        .recv()
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?
 }
 
 /// Writes the pieces to fd 2 and exits 127, as Python's failed child does.
