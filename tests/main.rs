@@ -8,4 +8,5 @@ mod engine;
 mod engine_diff;
 mod logs;
 mod rpc;
+mod rpc_diff;
 mod support;
