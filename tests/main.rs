@@ -6,6 +6,7 @@ mod config_diff;
 mod ctl_diff;
 mod engine;
 mod engine_diff;
+mod http_diff;
 mod logs;
 mod rpc;
 mod rpc_diff;
