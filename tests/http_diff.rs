@@ -465,3 +465,37 @@ fn a_deferred_start_does_not_block_other_clients() {
         assert!(started.elapsed() >= Duration::from_secs(3));
     });
 }
+
+/// Python's `supervisorctl` interactively, on a pty, against a server that asks for credentials
+/// the ctl config does not have: the screens must match Python's daemon.
+#[test]
+fn interactive_supervisorctl_prompts_for_credentials() {
+    let pair = Pair::start(AUTH);
+    pair.wait_for_state("sleeper", "RUNNING");
+    let (py, ours) = pair.both(|d| {
+        let ctl_conf = d.dir().join("ctl.conf");
+        std::fs::write(
+            &ctl_conf,
+            format!("[supervisorctl]\nserverurl=http://127.0.0.1:{}\n", d.port()),
+        )
+        .unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/interactive_ctl.py");
+        let out = std::process::Command::new(crate::support::pyref().join("bin/python"))
+            .arg(script)
+            .arg(crate::support::pyref().join("bin/supervisorctl"))
+            .arg(&ctl_conf)
+            .current_dir(d.dir())
+            .output()
+            .expect("run interactive_ctl.py");
+        let screen = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+        assert!(
+            out.status.success(),
+            "{screen}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        d.normalise(&screen)
+    });
+    assert_same("interactive supervisorctl", &py, &ours);
+    assert!(py.contains("Username:user\nPassword:\n"), "{py}");
+    assert!(py.contains("Restarted supervisord\n"), "{py}");
+}
