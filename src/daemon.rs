@@ -99,6 +99,9 @@ pub fn main<B>(
             let outcome = supervisor.run().await;
             for server in servers {
                 server.abort();
+                // Aborting is asynchronous: wait until the listeners are really closed, so
+                // the restart below can bind the same addresses.
+                let _ = server.await;
             }
             outcome
         });

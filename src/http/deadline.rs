@@ -34,7 +34,13 @@ pub(super) struct HeadDeadline<S> {
     phase: Phase,
     /// Set by the service when a request head has been parsed.
     received: Arc<AtomicBool>,
+    /// How much of the current head matches `\r\n\r\n` so far (`None` once it does not).
+    blank: Option<usize>,
 }
+
+/// A head made only of an empty line pair: Medusa closes the connection on it (hyper would
+/// skip blank lines and wait for more).
+const EMPTY_HEAD: &[u8] = b"\r\n\r\n";
 
 impl<S> HeadDeadline<S> {
     /// Wraps `inner`; the service sets the returned flag for every request it receives.
@@ -46,6 +52,7 @@ impl<S> HeadDeadline<S> {
             sleep: Box::pin(tokio::time::sleep(limit)),
             phase: Phase::Idle,
             received: received.clone(),
+            blank: Some(0),
         };
         (wrapper, received)
     }
@@ -66,6 +73,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeadDeadline<S> {
         }
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if this.phase != Phase::Request {
+            if let Some(matched) = this.blank {
+                let new = &buf.filled()[before..];
+                let n = new.len().min(EMPTY_HEAD.len() - matched);
+                this.blank = (new[..n] == EMPTY_HEAD[matched..matched + n]).then_some(matched + n);
+                if this.blank == Some(EMPTY_HEAD.len()) {
+                    return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
+                }
+            }
+        }
         if this.phase == Phase::Idle && buf.filled().len() > before {
             this.phase = Phase::Head;
             let deadline = Instant::now() + this.limit;
@@ -88,6 +105,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<S> {
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
             this.received.store(false, Ordering::Release);
             this.phase = Phase::Idle;
+            this.blank = Some(0);
         }
         result
     }

@@ -7,6 +7,8 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -14,7 +16,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use std::sync::atomic::Ordering;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::watch;
 use tower::ServiceExt;
 
 use crate::config::{Config, Credentials, LogLevel, ParseMessage};
@@ -198,75 +199,79 @@ pub fn startup_messages(config: &Config) -> Vec<ParseMessage> {
 }
 
 /// Serves every listener until `shutdown` completes, then removes the unix socket files.
+///
+/// The accept loops run inside this future, not as tasks of their own: when it ends or is
+/// dropped (an aborted server task), every listener is closed at once, so a restart can bind
+/// the same addresses again straight away.
 pub async fn serve(
     listeners: Vec<BoundListener>,
     dispatcher: Dispatcher,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut socket_files = Vec::new();
+    let mut loops: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
+    let mut socket_files = SocketFiles(Vec::new());
     for listener in listeners {
         let app = router(dispatcher.clone(), listener.auth, limits);
-        let stop = stop_rx.clone();
         match listener.socket {
             Socket::Tcp(l) => {
                 let l = tokio::net::TcpListener::from_std(l)?;
-                tasks.spawn(accept_tcp(l, app, limits, stop));
+                loops.push(Box::pin(accept_tcp(l, app, limits)));
             }
             Socket::Unix(l, path) => {
                 let l = tokio::net::UnixListener::from_std(l)?;
-                socket_files.push(path);
-                tasks.spawn(accept_unix(l, app, limits, stop));
+                socket_files.0.push(path);
+                loops.push(Box::pin(accept_unix(l, app, limits)));
             }
         }
     }
-    shutdown.await;
-    let _ = stop_tx.send(true);
-    while tasks.join_next().await.is_some() {}
-    for path in socket_files {
-        let _ = std::fs::remove_file(path);
+    let accepting = std::future::poll_fn(|cx| {
+        loops.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if loops.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    });
+    tokio::select! {
+        _ = shutdown => {}
+        _ = accepting => {}
     }
+    drop(socket_files);
     Ok(())
+}
+
+/// The unix socket files of a serving run, removed when it ends however it ends.
+struct SocketFiles(Vec<PathBuf>);
+
+impl Drop for SocketFiles {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-async fn accept_tcp(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    limits: Limits,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn accept_tcp(listener: tokio::net::TcpListener, app: axum::Router, limits: Limits) {
     loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    connection(stream, app.clone(), limits);
-                }
-                Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
-            },
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                connection(stream, app.clone(), limits);
+            }
+            Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
         }
     }
 }
 
-async fn accept_unix(
-    listener: tokio::net::UnixListener,
-    app: axum::Router,
-    limits: Limits,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn accept_unix(listener: tokio::net::UnixListener, app: axum::Router, limits: Limits) {
     loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => connection(stream, app.clone(), limits),
-                Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
-            },
+        match listener.accept().await {
+            Ok((stream, _)) => connection(stream, app.clone(), limits),
+            Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
         }
     }
 }

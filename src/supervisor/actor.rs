@@ -4,7 +4,7 @@
 //! deadline and the queue of autostarts, so every event is handled when it happens (no tick).
 //! Requests that wait for a state park their reply in a [`Batch`] resolved by state changes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -154,6 +154,10 @@ pub struct Supervisor {
     /// Groups still to stop at shutdown, ascending priority (the last is stopped first).
     stop_groups: Option<Vec<String>>,
     lastshutdownreport: Option<Instant>,
+    /// Groups added from the current `config` (since the last reread): only their AUTO log
+    /// names are resolved in it, as Python's `create_autochildlogs` fills in the config object
+    /// the group was made from.
+    resolved_groups: HashSet<String>,
 }
 
 impl Supervisor {
@@ -179,6 +183,7 @@ impl Supervisor {
             pending_starts: VecDeque::new(),
             stop_groups: None,
             lastshutdownreport: None,
+            resolved_groups: HashSet::new(),
         };
         (supervisor, Handle::new(tx))
     }
@@ -236,6 +241,7 @@ impl Supervisor {
 
     /// Creates a group's processes (and their log files) and queues its autostarts.
     fn add_group(&mut self, config: crate::config::GroupConfig) {
+        self.resolved_groups.insert(config.name.clone());
         let sup = self.config.supervisord.clone();
         let log = self.log.clone();
         let members = self.table.add_group(config, |pconfig, group| Process {
@@ -556,6 +562,7 @@ impl Supervisor {
                 let _ = reply.send(Ok(ConfigSnapshot {
                     config: Arc::clone(&self.config),
                     active_groups: self.table.group_names(),
+                    resolved_groups: self.resolved_groups.iter().cloned().collect(),
                 }));
             }
             Request::StartProcess { name, wait, reply } => self.start_process(name, wait, reply),
@@ -674,6 +681,7 @@ impl Supervisor {
                 let result = match (self.reread)() {
                     Ok(config) => {
                         self.config = Arc::new(config);
+                        self.resolved_groups.clear();
                         let active: Vec<&crate::config::GroupConfig> = self
                             .table
                             .groups_in_add_order()

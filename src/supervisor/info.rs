@@ -126,6 +126,9 @@ pub struct ConfigSnapshot {
     pub config: Arc<Config>,
     /// Names of the groups currently in the process table.
     pub active_groups: Vec<String>,
+    /// Active groups whose AUTO log names are resolved in `config`: those added since it was
+    /// read. After a reread Python reports `auto` until a group is added again.
+    pub resolved_groups: Vec<String>,
 }
 
 /// The daemon's identity (`getPID`, `getIdentification`).

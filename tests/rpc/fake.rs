@@ -256,6 +256,7 @@ impl World {
                 let _ = reply.send(Ok(ConfigSnapshot {
                     config: self.config.clone(),
                     active_groups: self.config.groups.iter().map(|g| g.name.clone()).collect(),
+                    resolved_groups: self.config.groups.iter().map(|g| g.name.clone()).collect(),
                 }));
             }
             Request::StartProcess { name, reply, .. } => {

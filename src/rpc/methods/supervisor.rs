@@ -158,7 +158,7 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
             args.count(0, 0)?;
             let snapshot = handle.get_config().await?;
             let needs_paths = snapshot.config.groups.iter().any(|g| {
-                snapshot.active_groups.contains(&g.name)
+                snapshot.resolved_groups.contains(&g.name)
                     && g.processes.iter().any(|p| {
                         p.stdout.logfile == LogFile::Auto || p.stderr.logfile == LogFile::Auto
                     })
@@ -361,16 +361,17 @@ fn results_value(results: Result<Vec<ProcessResult>, SupervisorError>) -> Result
 }
 
 /// `getAllConfigInfo`: one struct per process of the last-read config, sorted by name.
-/// `infos` supplies the real paths of AUTO logs of active groups.
+/// `infos` supplies the real paths of AUTO logs of groups added from this config.
 fn all_config_info(snapshot: &ConfigSnapshot, infos: &[ProcessInfo]) -> Value {
     let mut rows = Vec::new();
     for group in &snapshot.config.groups {
         let inuse = snapshot.active_groups.contains(&group.name);
+        let resolved = inuse && snapshot.resolved_groups.contains(&group.name);
         for p in &group.processes {
             let live = infos
                 .iter()
                 .find(|i| i.group == group.name && i.name == p.name)
-                .filter(|_| inuse);
+                .filter(|_| resolved);
             rows.push((p.name.clone(), config_info(group, p, inuse, live)));
         }
     }
