@@ -86,7 +86,7 @@ pub fn main<B>(
         write_pidfile(&config, &log);
         let rt = match runtime.take() {
             Some(rt) => rt,
-            None => tokio::runtime::Builder::new_multi_thread()
+            None => tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(DaemonError::Runtime)?,

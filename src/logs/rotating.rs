@@ -1,14 +1,20 @@
 //! An append-mode log file with Python `RotatingFileHandler` semantics.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Seek, Write};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::{splice, SpliceFFlags};
 
 /// One log file: appended to, rotated after a write that leaves it at or past `maxbytes`.
 #[derive(Debug)]
 pub(crate) struct RotatingFile {
     path: PathBuf,
     file: File,
+    /// The same open file without `O_APPEND` (splice(2) refuses append-mode targets), opened
+    /// on first use through `/proc/self/fd` and dropped whenever `file` is replaced.
+    splice_out: Option<File>,
     maxbytes: u64,
     backups: u32,
 }
@@ -30,6 +36,7 @@ impl RotatingFile {
         Ok(RotatingFile {
             path: path.to_path_buf(),
             file: open_append(path)?,
+            splice_out: None,
             maxbytes,
             backups,
         })
@@ -49,6 +56,34 @@ impl RotatingFile {
         Ok(())
     }
 
+    /// Whether rotation can happen: then a transfer is limited to what one read would be.
+    pub(crate) fn rotates(&self) -> bool {
+        self.maxbytes > 0
+    }
+
+    /// Moves up to `max` bytes from `pipe` into the file with splice(2), so they never pass
+    /// through user space, appending at the current end of the file (as `O_APPEND` would),
+    /// then rotates exactly as [`write`](Self::write) does. `Ok(0)` is EOF; `WouldBlock` an
+    /// empty pipe; any other error (e.g. `EINVAL` from a file system without splice support)
+    /// means the caller should fall back to read + write.
+    pub(crate) fn splice_from(&mut self, pipe: BorrowedFd<'_>, max: usize) -> io::Result<usize> {
+        let out = match &self.splice_out {
+            Some(out) => out,
+            None => {
+                let path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+                self.splice_out
+                    .insert(OpenOptions::new().write(true).open(path)?)
+            }
+        };
+        let mut offset = (&self.file).seek(SeekFrom::End(0))? as i64;
+        let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
+        let n = splice(pipe, None, out.as_fd(), Some(&mut offset), max, flags)?;
+        if n > 0 && self.maxbytes > 0 && offset as u64 >= self.maxbytes {
+            self.rotate()?;
+        }
+        Ok(n)
+    }
+
     /// `f.(n-1)` → `f.n` … `f` → `f.1`, then a new empty `f`; with no backups `f` is truncated.
     fn rotate(&mut self) -> io::Result<()> {
         if self.backups > 0 {
@@ -60,6 +95,7 @@ impl RotatingFile {
             }
             remove_and_rename(&self.path, &self.numbered(1))?;
         }
+        self.splice_out = None;
         self.file = File::create(&self.path)?;
         Ok(())
     }
@@ -72,6 +108,7 @@ impl RotatingFile {
 
     /// Closes and reopens the path (SIGUSR2): a file renamed away is left, a new one created.
     pub(crate) fn reopen(&mut self) -> io::Result<()> {
+        self.splice_out = None;
         self.file = open_append(&self.path)?;
         Ok(())
     }
