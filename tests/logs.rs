@@ -179,8 +179,17 @@ async fn rotation_with_a_real_writer() {
         stream(LogFile::None, 0, 0),
     );
     let mut logs = ProcessLogs::new(&p, &sup).unwrap();
-    let script = "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done";
-    let child = spawn(&mut logs, script, Stdio::null());
+    // Three bursts, each waiting until the previous one has been rotated out: however the
+    // reader chunks the pipe, there are at least two rotations of at least 1000 bytes each.
+    let script = format!(
+        "log='{}'; i=0; for stop in 700 1400 2000; do \
+           while [ $i -lt $stop ]; do echo line-$i; i=$((i+1)); done; \
+           case $stop in 700) n=1;; 1400) n=2;; *) n=;; esac; \
+           if [ -n \"$n\" ]; then while [ ! -e \"$log.$n\" ]; do sleep 0.01; done; fi; \
+         done",
+        log.display()
+    );
+    let child = spawn(&mut logs, &script, Stdio::null());
     drained(&logs, child).await;
     let (b2, b1, cur) = (
         read(&numbered(&log, 2)),
