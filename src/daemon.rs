@@ -196,11 +196,11 @@ fn daemonize(config: &Config, log: &MainLog) -> Result<(), DaemonError> {
         match std::env::set_current_dir(dir) {
             Ok(()) => log.info(format!(
                 "set current directory: {}",
-                spawn::py_repr(&dir.to_string_lossy())
+                crate::py::repr(&dir.to_string_lossy())
             )),
             Err(e) => log.critical(format!(
                 "can't chdir into {}: {e}",
-                spawn::py_repr(&dir.to_string_lossy())
+                crate::py::repr(&dir.to_string_lossy())
             )),
         }
     }

@@ -7,6 +7,7 @@
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
 //! - [`rpc`]: the XML-RPC codec and the `supervisor.*`/`system.*` methods.
+//! - [`py`]: Python string semantics (`repr`, `strip`, `int()`) that messages must match.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
 //! - [`logs`]: the main log, child log capture and rotation, log reading for the API.
 //! - [`sys`]: the few `unsafe` libc wrappers (child setup, reaping, fork, syslog).
@@ -16,6 +17,7 @@ pub mod daemon;
 pub mod http;
 pub mod logs;
 pub mod process;
+pub mod py;
 pub mod rpc;
 pub mod signal;
 pub mod supervisor;

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 
 use super::model::LogLevel;
-use super::py;
 use super::types;
+use crate::py;
 
 /// The command-line overrides, kept so the daemon can re-read the file the same way on SIGHUP.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::py;
+use crate::py;
 
 /// A value in the expansion dict: environment strings, `here`, names, and the integers
 /// `process_num` / `numprocs`.

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::py;
+use crate::py;
 
 /// One `name = value` entry, with where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,12 +12,12 @@ pub mod expand;
 pub mod ini;
 mod model;
 mod program;
-mod py;
 mod reader;
 mod server;
 mod supervisord;
 pub mod types;
 
+use crate::py;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 

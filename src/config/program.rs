@@ -9,9 +9,9 @@ use std::time::Duration;
 use super::error::{ConfigError, ErrorKind};
 use super::expand::{expand, Expansions, Value};
 use super::model::{FcgiSocket, GroupConfig, GroupKind, LogFile, ProcessConfig, StreamConfig};
-use super::py;
 use super::reader::{strs, Got, Reader};
 use super::types::{self, LogFileName};
+use crate::py;
 
 /// Event type names `events=` accepts (concrete and abstract), as `EventTypes` defines them.
 pub const EVENT_TYPES: &[&str] = &[

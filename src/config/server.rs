@@ -8,9 +8,9 @@ use super::error::{ConfigError, ErrorKind};
 use super::expand::Expansions;
 use super::ini::Ini;
 use super::model::{Credentials, InetHttpServer, RpcInterface, Supervisorctl, UnixHttpServer};
-use super::py;
 use super::reader::{strs, Reader};
 use super::types;
+use crate::py;
 
 /// The factory Supervisor ships; everything else is a Python plugin we cannot load.
 pub const MAIN_RPCINTERFACE: &str = "supervisor.rpcinterface:make_main_rpcinterface";

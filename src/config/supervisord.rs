@@ -8,9 +8,9 @@ use super::cli::Options;
 use super::error::{ConfigError, ErrorKind};
 use super::expand::{expand, Value};
 use super::model::{LogLevel, LogTarget, Supervisord};
-use super::py;
 use super::reader::{strs, Reader};
 use super::types;
+use crate::py;
 
 const SECTION: &str = "supervisord";
 

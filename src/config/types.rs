@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{AutoRestart, LogLevel};
-use super::py;
+use crate::py;
 use crate::signal::Signal;
 
 /// Python's `ValueError(message)`: the text is what the user sees after `Error: `.

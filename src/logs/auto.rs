@@ -88,7 +88,7 @@ pub fn cleanup_auto_logs(cfg: &Supervisord) -> Vec<String> {
         {
             warnings.push(format!(
                 "Failed to clean up {}",
-                crate::process::spawn::py_repr(&entry.path().to_string_lossy())
+                crate::py::repr(&entry.path().to_string_lossy())
             ));
         }
     }

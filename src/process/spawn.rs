@@ -24,15 +24,15 @@ use crate::sys::child::{self as sys, ChildSetup, ChildUser};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
     /// `NO_FILE` for `startProcess`.
-    #[error("can't find command {}", py_repr(.0))]
+    #[error("can't find command {}", crate::py::repr(.0))]
     NotFound(String),
-    #[error("command at {} is a directory", py_repr(.0))]
+    #[error("command at {} is a directory", crate::py::repr(.0))]
     IsDirectory(String),
-    #[error("command at {} is not executable", py_repr(.0))]
+    #[error("command at {} is not executable", crate::py::repr(.0))]
     NotExecutable(String),
-    #[error("no permission to run command {}", py_repr(.0))]
+    #[error("no permission to run command {}", crate::py::repr(.0))]
     NoPermission(String),
-    #[error("can't parse command {}: {reason}", py_repr(.command))]
+    #[error("can't parse command {}: {reason}", crate::py::repr(.command))]
     Unparseable { command: String, reason: String },
     #[error("command is empty")]
     Empty,
@@ -117,33 +117,6 @@ pub fn split_command(command: &str) -> Result<Vec<String>, String> {
         words.push(word);
     }
     Ok(words)
-}
-
-/// Python's `repr()` of a str, enough for paths and commands: single quotes unless the text
-/// holds a single quote and no double quote.
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// The program's environment as Python builds it: `[supervisord] environment` overlaid with the
@@ -244,7 +217,12 @@ pub fn resolve_user(user: &str) -> Option<Result<ChildUser, String>> {
         },
         Err(_) => match User::from_name(user) {
             Ok(Some(u)) => u,
-            _ => return Some(Err(format!("Can't find username {}", py_repr(user)))),
+            _ => {
+                return Some(Err(format!(
+                    "Can't find username {}",
+                    crate::py::repr(user)
+                )))
+            }
         },
     };
     let current = Uid::current();
@@ -296,10 +274,10 @@ pub fn spawn(
 ) -> Result<Child, String> {
     let name = &config.name;
     let pipe_error = |e: nix::Error| match e {
-        nix::Error::EMFILE => format!("too many open files to spawn {}", py_repr(name)),
+        nix::Error::EMFILE => format!("too many open files to spawn {}", crate::py::repr(name)),
         other => format!(
             "unknown error making dispatchers for {}: {other:?}",
-            py_repr(name)
+            crate::py::repr(name)
         ),
     };
     let (stdout_read, stdout_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error)?;
@@ -338,11 +316,11 @@ pub fn spawn(
     let mut child = sys::spawn_command(command).map_err(|e| match e.raw_os_error() {
         Some(libc::EAGAIN) => format!(
             "Too many processes in process table to spawn {}",
-            py_repr(name)
+            crate::py::repr(name)
         ),
         _ => format!(
             "unknown error during fork for {}: {}",
-            py_repr(name),
+            crate::py::repr(name),
             errno_text(&e)
         ),
     })?;
@@ -391,8 +369,8 @@ mod tests {
 
     #[test]
     fn repr_quotes_like_python() {
-        assert_eq!(py_repr("nope"), "'nope'");
-        assert_eq!(py_repr("it's"), "\"it's\"");
+        assert_eq!(crate::py::repr("nope"), "'nope'");
+        assert_eq!(crate::py::repr("it's"), "\"it's\"");
     }
 
     #[test]

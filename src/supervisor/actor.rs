@@ -383,7 +383,7 @@ impl Supervisor {
                 process.logs = Some(open_logs(&process.config, &sup, &log).map_err(|e| {
                     format!(
                         "unknown error making dispatchers for {}: {}",
-                        spawn::py_repr(&process.config.name),
+                        crate::py::repr(&process.config.name),
                         e.raw_os_error()
                             .map(|c| format!("{:?}", nix::Error::from_raw(c)))
                             .unwrap_or_else(|| e.to_string())

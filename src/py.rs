@@ -1,7 +1,7 @@
-//! Small pieces of Python string semantics the config reader must match byte for byte:
-//! `str.isspace()`, `str.strip()`, `repr(str)`, `int()` and `os.path` helpers.
+//! Small pieces of Python string semantics we must match byte for byte in config errors and
+//! log lines: `str.isspace()`, `str.strip()`, `repr(str)`, `int()` and `os.path` helpers.
 //!
-//! Kept apart so every other config module can say "as Python does" by calling one function.
+//! Kept apart so every other module can say "as Python does" by calling one function.
 
 use std::path::{Component, Path, PathBuf};
 
