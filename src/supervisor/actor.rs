@@ -18,7 +18,7 @@ use crate::process::{transition, Context, Effect, Input, Lifecycle, ProcessEnd, 
 use crate::signal::Signal;
 use crate::sys::child as sys;
 
-use super::handle::Handle;
+use super::handle::{Handle, Status};
 use super::info::{
     Channel, ConfigSnapshot, DaemonInfo, LogLocation, ProcessInfo, ProcessResult, SupervisorError,
 };
@@ -158,12 +158,15 @@ pub struct Supervisor {
     /// names are resolved in it, as Python's `create_autochildlogs` fills in the config object
     /// the group was made from.
     resolved_groups: HashSet<String>,
+    /// Mood and identity, published for the handles' cheap calls.
+    status: Arc<Status>,
 }
 
 impl Supervisor {
     /// Creates the actor for `config` (its groups are added when `run` starts) and its handle.
     pub fn new(config: Config, reread: Reread, log: MainLog) -> (Supervisor, Handle) {
         let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
+        let status = Arc::new(Status::new(&config.supervisord.identifier));
         let spawn_ctx = SpawnContext {
             environment: config.supervisord.environment.clone(),
             serverurl: server_url(&config),
@@ -184,8 +187,9 @@ impl Supervisor {
             stop_groups: None,
             lastshutdownreport: None,
             resolved_groups: HashSet::new(),
+            status: Arc::clone(&status),
         };
-        (supervisor, Handle::new(tx))
+        (supervisor, Handle::with_status(tx, status))
     }
 
     /// Supervises until shutdown or restart is requested and every process has stopped.
@@ -526,6 +530,7 @@ impl Supervisor {
 
     fn set_mood(&mut self, mood: Mood) {
         self.mood = mood;
+        self.status.set_running(mood == Mood::Running);
         if mood != Mood::Running {
             self.pending_starts.clear();
             self.advance_shutdown();
@@ -681,6 +686,8 @@ impl Supervisor {
                 let result = match (self.reread)() {
                     Ok(config) => {
                         self.config = Arc::new(config);
+                        self.status
+                            .set_identifier(&self.config.supervisord.identifier);
                         self.resolved_groups.clear();
                         let active: Vec<&crate::config::GroupConfig> = self
                             .table

@@ -21,12 +21,12 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
     match method {
         "getAPIVersion" | "getVersion" => {
             args.count(0, 0)?;
-            handle.get_state().await?;
+            handle.check_running().await?;
             Ok(Value::from(API_VERSION))
         }
         "getSupervisorVersion" => {
             args.count(0, 0)?;
-            handle.get_state().await?;
+            handle.check_running().await?;
             Ok(Value::from(crate::VERSION))
         }
         "getIdentification" => {
@@ -35,7 +35,7 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
         }
         "getState" => {
             args.count(0, 0)?;
-            handle.get_state().await?;
+            handle.check_running().await?;
             Ok(Value::structure([
                 ("statecode", Value::Int(1)),
                 ("statename", Value::from("RUNNING")),
