@@ -131,10 +131,7 @@ async fn rpc(state: &App, request: hyper::Request<Incoming>) -> Response {
     let Ok(call) = xml::parse_call(&body) else {
         return error(StatusCode::BAD_REQUEST);
     };
-    let text = match state.dispatcher.call(&call.name, call.params).await {
-        Ok(value) => xml::encode_response(&value),
-        Err(fault) => xml::encode_fault(&fault),
-    };
+    let text = state.dispatcher.respond(&call.name, call.params).await;
     ([(header::CONTENT_TYPE, "text/xml")], text).into_response()
 }
 
