@@ -318,12 +318,11 @@ pub fn parse_response(body: &[u8]) -> Result<Result<Value, Fault>, ParseError> {
 /// Escapes text as Python's `xmlrpc.client.escape` does: `&`, `<`, `>` only.
 fn escape(out: &mut String, s: &str) {
     let mut start = 0;
-    for (i, byte) in s.bytes().enumerate() {
-        let replacement = match byte {
+    for i in memchr::memchr3_iter(b'&', b'<', b'>', s.as_bytes()) {
+        let replacement = match s.as_bytes()[i] {
             b'&' => "&amp;",
             b'<' => "&lt;",
-            b'>' => "&gt;",
-            _ => continue,
+            _ => "&gt;",
         };
         out.push_str(&s[start..i]);
         out.push_str(replacement);

@@ -560,7 +560,12 @@ impl Supervisor {
                 let _ = reply.send(result);
             }
             Request::GetAllProcessInfo { reply } => {
-                let infos = self.table.all_lexical().into_iter().map(|id| self.info(id));
+                let epoch = self.now().epoch;
+                let infos = self
+                    .table
+                    .all_lexical()
+                    .iter()
+                    .map(|&id| self.info_at(id, epoch));
                 let _ = reply.send(Ok(infos.collect()));
             }
             Request::GetConfig { reply } => {
@@ -759,6 +764,11 @@ impl Supervisor {
     }
 
     fn info(&self, id: ProcId) -> ProcessInfo {
+        self.info_at(id, self.now().epoch)
+    }
+
+    /// A process's info as of `now` (epoch seconds).
+    fn info_at(&self, id: ProcId, now: i64) -> ProcessInfo {
         let p = self.table.get(id).expect("ids come from the table");
         let path = |channel| {
             p.logs
@@ -772,7 +782,7 @@ impl Supervisor {
             group: p.group.clone(),
             start: p.life.start_epoch,
             stop: p.life.stop_epoch,
-            now: self.now().epoch,
+            now,
             state: p.life.state,
             spawnerr: p.life.spawnerr.clone().unwrap_or_default(),
             exitstatus: p.life.exitstatus.unwrap_or(0),
