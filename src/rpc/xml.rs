@@ -317,6 +317,11 @@ pub fn parse_response(body: &[u8]) -> Result<Result<Value, Fault>, ParseError> {
 
 /// Escapes text as Python's `xmlrpc.client.escape` does: `&`, `<`, `>` only.
 fn escape(out: &mut String, s: &str) {
+    // Most strings are short and plain: a byte scan beats setting up a vector search.
+    if s.len() < 32 && !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>')) {
+        out.push_str(s);
+        return;
+    }
     let mut start = 0;
     for i in memchr::memchr3_iter(b'&', b'<', b'>', s.as_bytes()) {
         let replacement = match s.as_bytes()[i] {
@@ -385,18 +390,24 @@ impl Writer<'_> {
         self.out.push_str("</struct></value>\n");
     }
 
-    /// A string member (the common case of structs).
-    pub fn string_member(&mut self, name: &str, value: &str) {
-        self.member(name);
-        self.string(value);
-        self.end_member();
+    /// A string member named by a constant that needs no escaping.
+    pub fn string_member(&mut self, name: &'static str, value: &str) {
+        debug_assert!(!name.contains(['&', '<', '>']));
+        self.out.push_str("<member>\n<name>");
+        self.out.push_str(name);
+        self.out.push_str("</name>\n<value><string>");
+        escape(self.out, value);
+        self.out.push_str("</string></value>\n</member>\n");
     }
 
-    /// An int member.
-    pub fn int_member(&mut self, name: &str, value: i64) {
-        self.member(name);
-        self.int(value);
-        self.end_member();
+    /// An int member named by a constant that needs no escaping.
+    pub fn int_member(&mut self, name: &'static str, value: i64) {
+        debug_assert!(!name.contains(['&', '<', '>']));
+        self.out.push_str("<member>\n<name>");
+        self.out.push_str(name);
+        self.out.push_str("</name>\n<value><int>");
+        self.out.push_str(itoa::Buffer::new().format(value));
+        self.out.push_str("</int></value>\n</member>\n");
     }
 
     pub fn value(&mut self, v: &Value) {

@@ -343,6 +343,7 @@ pub(crate) fn process_info(info: &ProcessInfo) -> Value {
 /// `Value::Array` of [`process_info`] structs, without building the tree.
 pub(crate) fn write_process_infos(w: &mut Writer, infos: &[ProcessInfo]) {
     let clamp = |t: i64| t.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+    let mut description = String::new();
     w.begin_array();
     for info in infos {
         w.begin_struct();
@@ -359,7 +360,9 @@ pub(crate) fn write_process_infos(w: &mut Writer, infos: &[ProcessInfo]) {
         w.string_member("stdout_logfile", &info.stdout_logfile);
         w.string_member("stderr_logfile", &info.stderr_logfile);
         w.int_member("pid", i64::from(info.pid));
-        w.string_member("description", &info.description());
+        description.clear();
+        info.write_description(&mut description);
+        w.string_member("description", &description);
         w.end_struct();
     }
     w.end_array();
