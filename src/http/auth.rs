@@ -1,44 +1,21 @@
 //! HTTP Basic authentication for every endpoint of a server section (Medusa's `auth_handler`
 //! with Supervisor's `{SHA}` password support), and the `Server` header on every answer.
 
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode};
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
 use crate::config::Credentials;
 
-use super::error;
-
 /// What Python's Medusa announces; kept so that nothing fingerprinting the server notices.
-const SERVER: &str = "Medusa/1.12";
+pub(super) const SERVER: &str = "Medusa/1.12";
 
-/// Lets the request through when the section has no credentials or the client sent the right
-/// ones; 401 otherwise (400 for an undecodable `Authorization` value, as Medusa).
-pub(super) async fn require(
-    State(auth): State<Option<Arc<Credentials>>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let verdict = match &auth {
-        None => Ok(()),
-        Some(credentials) => check(credentials, request.headers().get(header::AUTHORIZATION)),
-    };
-    let mut response = match verdict {
-        Ok(()) => next.run(request).await,
-        Err(status) => error(status),
-    };
-    response
-        .headers_mut()
-        .insert(header::SERVER, HeaderValue::from_static(SERVER));
-    response
-}
-
-fn check(credentials: &Credentials, value: Option<&HeaderValue>) -> Result<(), StatusCode> {
+/// Ok when the client sent the right credentials; 401 otherwise (400 for an undecodable
+/// `Authorization` value, as Medusa).
+pub(super) fn check(
+    credentials: &Credentials,
+    value: Option<&HeaderValue>,
+) -> Result<(), StatusCode> {
     let value = value
         .and_then(|v| v.to_str().ok())
         .ok_or(StatusCode::UNAUTHORIZED)?;

@@ -15,14 +15,14 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tower::ServiceExt;
 
 use crate::config::{Config, Credentials, LogLevel, ParseMessage};
 use crate::rpc::Dispatcher;
 
 use super::deadline::HeadDeadline;
-use super::{router, Limits};
+use super::{App, Limits};
 
 /// Why the HTTP servers could not be opened. The text is Python's usage error message.
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +212,7 @@ pub async fn serve(
     let mut loops: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
     let mut socket_files = SocketFiles(Vec::new());
     for listener in listeners {
-        let app = router(dispatcher.clone(), listener.auth, limits);
+        let app = Arc::new(App::new(dispatcher.clone(), listener.auth, limits));
         match listener.socket {
             Socket::Tcp(l) => {
                 let l = tokio::net::TcpListener::from_std(l)?;
@@ -255,7 +255,7 @@ impl Drop for SocketFiles {
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-async fn accept_tcp(listener: tokio::net::TcpListener, app: axum::Router, limits: Limits) {
+async fn accept_tcp(listener: tokio::net::TcpListener, app: Arc<App>, limits: Limits) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
@@ -267,7 +267,7 @@ async fn accept_tcp(listener: tokio::net::TcpListener, app: axum::Router, limits
     }
 }
 
-async fn accept_unix(listener: tokio::net::UnixListener, app: axum::Router, limits: Limits) {
+async fn accept_unix(listener: tokio::net::UnixListener, app: Arc<App>, limits: Limits) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => connection(stream, app.clone(), limits),
@@ -277,14 +277,15 @@ async fn accept_unix(listener: tokio::net::UnixListener, app: axum::Router, limi
 }
 
 /// Serves one connection (HTTP/1.0 and 1.1, keep-alive) on its own task.
-fn connection<S>(stream: S, app: axum::Router, limits: Limits)
+fn connection<S>(stream: S, app: Arc<App>, limits: Limits)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (stream, received) = HeadDeadline::new(stream, limits.header_timeout);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         received.store(true, Ordering::Release);
-        app.clone().oneshot(request)
+        let app = Arc::clone(&app);
+        async move { Ok::<_, std::convert::Infallible>(super::handle(&app, request).await) }
     });
     tokio::spawn(async move {
         let _ = http1::Builder::new()

@@ -11,14 +11,13 @@ mod listen;
 mod logtail;
 mod page;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
 
 use crate::config::Credentials;
 use crate::rpc::xml;
@@ -49,49 +48,65 @@ impl Default for Limits {
     }
 }
 
-/// What every handler of one server shares.
+/// What every request of one server section needs.
 #[derive(Debug)]
-struct AppState {
+pub(crate) struct App {
     dispatcher: Dispatcher,
     limits: Limits,
+    /// The section's credentials: when set, every endpoint requires them.
+    auth: Option<Credentials>,
 }
 
-/// The whole HTTP interface of one server section. `auth` is the section's credentials: when
-/// set, every endpoint requires them.
-pub fn router(dispatcher: Dispatcher, auth: Option<Credentials>, limits: Limits) -> Router {
-    let state = Arc::new(AppState { dispatcher, limits });
-    Router::new()
-        .fallback(route)
-        .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
-            auth.map(Arc::new),
-            auth::require,
-        ))
+impl App {
+    pub(crate) fn new(dispatcher: Dispatcher, auth: Option<Credentials>, limits: Limits) -> App {
+        App {
+            dispatcher,
+            limits,
+            auth,
+        }
+    }
+}
+
+/// The whole HTTP interface of one server section: authentication, then Medusa's dispatch by
+/// URI prefix, and the `Server` header on every answer.
+pub(crate) async fn handle(app: &App, request: hyper::Request<Incoming>) -> Response {
+    let verdict = match &app.auth {
+        None => Ok(()),
+        Some(credentials) => auth::check(credentials, request.headers().get(header::AUTHORIZATION)),
+    };
+    let mut response = match verdict {
+        Ok(()) => route(app, request).await,
+        Err(status) => error(status),
+    };
+    response
+        .headers_mut()
+        .insert(header::SERVER, HeaderValue::from_static(auth::SERVER));
+    response
 }
 
 /// Medusa's dispatch by URI prefix.
-async fn route(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let path = request.uri().path().to_string();
+async fn route(app: &App, request: hyper::Request<Incoming>) -> Response {
+    let path = request.uri().path();
     if path.starts_with("/RPC2") {
-        rpc(&state, request).await
+        rpc(app, request).await
     } else if path.starts_with("/logtail") {
         if request.method() != Method::GET {
             return error(StatusCode::BAD_REQUEST);
         }
-        logtail::process(state.dispatcher.handle(), &path).await
+        logtail::process(app.dispatcher.handle(), path).await
     } else if path.starts_with("/mainlogtail") {
         if request.method() != Method::GET {
             return error(StatusCode::BAD_REQUEST);
         }
-        logtail::main(state.dispatcher.handle()).await
+        logtail::main(app.dispatcher.handle()).await
     } else {
-        page::serve(state.dispatcher.handle(), &path).await
+        page::serve(app.dispatcher.handle(), path).await
     }
 }
 
 /// One XML-RPC call: POST only; an empty, oversized, slow or unparseable body is a transport
 /// error; everything else is answered with a value or a fault.
-async fn rpc(state: &AppState, request: Request) -> Response {
+async fn rpc(state: &App, request: hyper::Request<Incoming>) -> Response {
     if request.method() != Method::POST {
         return error(StatusCode::BAD_REQUEST);
     }
@@ -104,11 +119,11 @@ async fn rpc(state: &AppState, request: Request) -> Response {
     if declared.is_some_and(|n| n > limits.max_body as u64) {
         return error(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    let read = axum::body::to_bytes(request.into_body(), limits.max_body);
+    let read = http_body_util::Limited::new(request.into_body(), limits.max_body).collect();
     let body = match tokio::time::timeout(limits.body_timeout, read).await {
         Err(_) => return error(StatusCode::REQUEST_TIMEOUT),
         Ok(Err(_)) => return error(StatusCode::PAYLOAD_TOO_LARGE),
-        Ok(Ok(body)) => body,
+        Ok(Ok(body)) => body.to_bytes(),
     };
     if body.is_empty() {
         return error(StatusCode::BAD_REQUEST);
@@ -116,10 +131,7 @@ async fn rpc(state: &AppState, request: Request) -> Response {
     let Ok(call) = xml::parse_call(&body) else {
         return error(StatusCode::BAD_REQUEST);
     };
-    let text = match state.dispatcher.call(&call.name, call.params).await {
-        Ok(value) => xml::encode_response(&value),
-        Err(fault) => xml::encode_fault(&fault),
-    };
+    let text = state.dispatcher.respond(&call.name, call.params).await;
     ([(header::CONTENT_TYPE, "text/xml")], text).into_response()
 }
 

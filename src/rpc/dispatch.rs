@@ -8,7 +8,7 @@ use crate::supervisor::Handle;
 
 use super::fault::Fault;
 use super::methods;
-use super::xml::Value;
+use super::xml::{self, Value};
 
 /// Answers XML-RPC calls for one daemon. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -37,6 +37,26 @@ impl Dispatcher {
     /// The namespaces that have the supervisor methods.
     pub(crate) fn namespaces(&self) -> &[String] {
         &self.namespaces
+    }
+
+    /// Calls `method` with `params` and encodes its answer, a value or a fault, as a response
+    /// body. `getAllProcessInfo` is written straight from the process table's snapshot.
+    pub async fn respond(&self, method: &str, params: Vec<Value>) -> String {
+        if let Ok((namespace, "getAllProcessInfo")) = split_method(method) {
+            if params.is_empty() && self.namespaces.iter().any(|n| n == namespace) {
+                return match self.handle.get_all_process_info().await {
+                    Ok(infos) => xml::encode_response_with(
+                        methods::supervisor::process_infos_size(&infos),
+                        |w| methods::supervisor::write_process_infos(w, &infos),
+                    ),
+                    Err(e) => xml::encode_fault(&Fault::from(e)),
+                };
+            }
+        }
+        match self.call(method, params).await {
+            Ok(value) => xml::encode_response(&value),
+            Err(fault) => xml::encode_fault(&fault),
+        }
     }
 
     /// Calls `method` with `params`. Faults are values here; only the transport fails otherwise.

@@ -317,13 +317,164 @@ pub fn parse_response(body: &[u8]) -> Result<Result<Value, Fault>, ParseError> {
 
 /// Escapes text as Python's `xmlrpc.client.escape` does: `&`, `<`, `>` only.
 fn escape(out: &mut String, s: &str) {
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
+    // Most strings are short and plain: a byte scan beats setting up a vector search.
+    if s.len() < 32 && !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>')) {
+        out.push_str(s);
+        return;
+    }
+    let mut start = 0;
+    for i in memchr::memchr3_iter(b'&', b'<', b'>', s.as_bytes()) {
+        let replacement = match s.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            _ => "&gt;",
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(replacement);
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+/// The encoder: appends values exactly as Python's `Marshaller.__dump` writes them. Values can
+/// be written from a [`Value`] tree or straight from the data they describe, with the same bytes.
+pub struct Writer<'a> {
+    out: &'a mut String,
+}
+
+impl Writer<'_> {
+    pub fn int(&mut self, i: i64) {
+        self.out.push_str("<value><int>");
+        self.out.push_str(itoa::Buffer::new().format(i));
+        self.out.push_str("</int></value>\n");
+    }
+
+    pub fn boolean(&mut self, b: bool) {
+        self.out.push_str(if b {
+            "<value><boolean>1</boolean></value>\n"
+        } else {
+            "<value><boolean>0</boolean></value>\n"
+        });
+    }
+
+    pub fn string(&mut self, s: &str) {
+        self.out.push_str("<value><string>");
+        escape(self.out, s);
+        self.out.push_str("</string></value>\n");
+    }
+
+    pub fn begin_array(&mut self) {
+        self.out.push_str("<value><array><data>\n");
+    }
+
+    pub fn end_array(&mut self) {
+        self.out.push_str("</data></array></value>\n");
+    }
+
+    pub fn begin_struct(&mut self) {
+        self.out.push_str("<value><struct>\n");
+    }
+
+    /// Opens a member named `name`: its value is written next, then [`Writer::end_member`].
+    pub fn member(&mut self, name: &str) {
+        self.out.push_str("<member>\n<name>");
+        escape(self.out, name);
+        self.out.push_str("</name>\n");
+    }
+
+    pub fn end_member(&mut self) {
+        self.out.push_str("</member>\n");
+    }
+
+    pub fn end_struct(&mut self) {
+        self.out.push_str("</struct></value>\n");
+    }
+
+    /// A string member named by a constant that needs no escaping.
+    pub fn string_member(&mut self, name: &'static str, value: &str) {
+        debug_assert!(!name.contains(['&', '<', '>']));
+        self.out.push_str("<member>\n<name>");
+        self.out.push_str(name);
+        self.out.push_str("</name>\n<value><string>");
+        escape(self.out, value);
+        self.out.push_str("</string></value>\n</member>\n");
+    }
+
+    /// An int member named by a constant that needs no escaping.
+    pub fn int_member(&mut self, name: &'static str, value: i64) {
+        debug_assert!(!name.contains(['&', '<', '>']));
+        self.out.push_str("<member>\n<name>");
+        self.out.push_str(name);
+        self.out.push_str("</name>\n<value><int>");
+        self.out.push_str(itoa::Buffer::new().format(value));
+        self.out.push_str("</int></value>\n</member>\n");
+    }
+
+    pub fn value(&mut self, v: &Value) {
+        match v {
+            Value::Int(i) => self.int(*i),
+            Value::Bool(b) => self.boolean(*b),
+            Value::String(s) => self.string(s),
+            Value::Double(f) => {
+                let _ = writeln!(
+                    self.out,
+                    "<value><double>{}</double></value>",
+                    python_float(*f)
+                );
+            }
+            Value::DateTime(t) => {
+                let _ = writeln!(
+                    self.out,
+                    "<value><dateTime.iso8601>{}</dateTime.iso8601></value>",
+                    t.format("%Y%m%dT%H:%M:%S")
+                );
+            }
+            Value::Base64(bytes) => {
+                self.out.push_str("<value><base64>\n");
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                // `base64.encodebytes`: lines of 76 characters, each ending in a newline.
+                for line in encoded.as_bytes().chunks(76) {
+                    self.out
+                        .push_str(std::str::from_utf8(line).unwrap_or_default());
+                    self.out.push('\n');
+                }
+                self.out.push_str("</base64></value>\n");
+            }
+            Value::Array(items) => {
+                self.begin_array();
+                for item in items {
+                    self.value(item);
+                }
+                self.end_array();
+            }
+            Value::Struct(members) => {
+                self.begin_struct();
+                for (k, v) in members {
+                    self.member(k);
+                    self.value(v);
+                    self.end_member();
+                }
+                self.end_struct();
+            }
+            Value::Nil => self.out.push_str("<value><nil/></value>"),
         }
+    }
+}
+
+/// Roughly how many bytes `v` encodes to, so the output is allocated once.
+fn size_hint(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len() + 40,
+        Value::Base64(b) => b.len() * 4 / 3 + b.len() / 57 + 40,
+        Value::Array(items) => items.iter().map(size_hint).sum::<usize>() + 48,
+        Value::Struct(members) => {
+            members
+                .iter()
+                .map(|(k, v)| k.len() + 32 + size_hint(v))
+                .sum::<usize>()
+                + 40
+        }
+        _ => 64,
     }
 }
 
@@ -349,68 +500,22 @@ fn python_float(f: f64) -> String {
 
 /// Appends one value exactly as Python's `Marshaller.__dump` writes it.
 fn encode_value(out: &mut String, v: &Value) {
-    match v {
-        Value::Int(i) => {
-            let _ = writeln!(out, "<value><int>{i}</int></value>");
-        }
-        Value::Bool(b) => {
-            let _ = writeln!(out, "<value><boolean>{}</boolean></value>", u8::from(*b));
-        }
-        Value::String(s) => {
-            out.push_str("<value><string>");
-            escape(out, s);
-            out.push_str("</string></value>\n");
-        }
-        Value::Double(f) => {
-            let _ = writeln!(out, "<value><double>{}</double></value>", python_float(*f));
-        }
-        Value::DateTime(t) => {
-            let _ = writeln!(
-                out,
-                "<value><dateTime.iso8601>{}</dateTime.iso8601></value>",
-                t.format("%Y%m%dT%H:%M:%S")
-            );
-        }
-        Value::Base64(bytes) => {
-            out.push_str("<value><base64>\n");
-            let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-            // `base64.encodebytes`: lines of 76 characters, each ending in a newline.
-            for line in encoded.as_bytes().chunks(76) {
-                out.push_str(std::str::from_utf8(line).unwrap_or_default());
-                out.push('\n');
-            }
-            out.push_str("</base64></value>\n");
-        }
-        Value::Array(items) => {
-            out.push_str("<value><array><data>\n");
-            for item in items {
-                encode_value(out, item);
-            }
-            out.push_str("</data></array></value>\n");
-        }
-        Value::Struct(members) => {
-            out.push_str("<value><struct>\n");
-            for (k, v) in members {
-                out.push_str("<member>\n<name>");
-                escape(out, k);
-                out.push_str("</name>\n");
-                encode_value(out, v);
-                out.push_str("</member>\n");
-            }
-            out.push_str("</struct></value>\n");
-        }
-        Value::Nil => out.push_str("<value><nil/></value>"),
-    }
+    Writer { out }.value(v);
 }
 
 const PROLOGUE: &str = "<?xml version='1.0'?>\n";
 
 /// `xmlrpc.client.dumps((value,), methodresponse=True)`.
 pub fn encode_response(v: &Value) -> String {
-    let mut out = String::with_capacity(256);
+    encode_response_with(size_hint(v), |w| w.value(v))
+}
+
+/// A response whose one value `write` writes; `size_hint` is its approximate length.
+pub fn encode_response_with(size_hint: usize, write: impl FnOnce(&mut Writer)) -> String {
+    let mut out = String::with_capacity(size_hint + 128);
     out.push_str(PROLOGUE);
     out.push_str("<methodResponse>\n<params>\n<param>\n");
-    encode_value(&mut out, v);
+    write(&mut Writer { out: &mut out });
     out.push_str("</param>\n</params>\n</methodResponse>\n");
     out
 }
@@ -513,6 +618,13 @@ mod tests {
             "</data></array></value>".repeat(10_000)
         );
         assert!(parse_call(body.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn escaping_keeps_multibyte_text() {
+        let mut out = String::new();
+        escape(&mut out, "é<ü>&&x");
+        assert_eq!(out, "é&lt;ü&gt;&amp;&amp;x");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::process::{transition, Context, Effect, Input, Lifecycle, ProcessEnd, 
 use crate::signal::Signal;
 use crate::sys::child as sys;
 
-use super::handle::Handle;
+use super::handle::{Handle, Status};
 use super::info::{
     Channel, ConfigSnapshot, DaemonInfo, LogLocation, ProcessInfo, ProcessResult, SupervisorError,
 };
@@ -158,12 +158,15 @@ pub struct Supervisor {
     /// names are resolved in it, as Python's `create_autochildlogs` fills in the config object
     /// the group was made from.
     resolved_groups: HashSet<String>,
+    /// Mood and identity, published for the handles' cheap calls.
+    status: Arc<Status>,
 }
 
 impl Supervisor {
     /// Creates the actor for `config` (its groups are added when `run` starts) and its handle.
     pub fn new(config: Config, reread: Reread, log: MainLog) -> (Supervisor, Handle) {
         let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
+        let status = Arc::new(Status::new(&config.supervisord.identifier));
         let spawn_ctx = SpawnContext {
             environment: config.supervisord.environment.clone(),
             serverurl: server_url(&config),
@@ -184,8 +187,9 @@ impl Supervisor {
             stop_groups: None,
             lastshutdownreport: None,
             resolved_groups: HashSet::new(),
+            status: Arc::clone(&status),
         };
-        (supervisor, Handle::new(tx))
+        (supervisor, Handle::with_status(tx, status))
     }
 
     /// Supervises until shutdown or restart is requested and every process has stopped.
@@ -526,6 +530,7 @@ impl Supervisor {
 
     fn set_mood(&mut self, mood: Mood) {
         self.mood = mood;
+        self.status.set_running(mood == Mood::Running);
         if mood != Mood::Running {
             self.pending_starts.clear();
             self.advance_shutdown();
@@ -555,7 +560,12 @@ impl Supervisor {
                 let _ = reply.send(result);
             }
             Request::GetAllProcessInfo { reply } => {
-                let infos = self.table.all_lexical().into_iter().map(|id| self.info(id));
+                let epoch = self.now().epoch;
+                let infos = self
+                    .table
+                    .all_lexical()
+                    .iter()
+                    .map(|&id| self.info_at(id, epoch));
                 let _ = reply.send(Ok(infos.collect()));
             }
             Request::GetConfig { reply } => {
@@ -681,6 +691,8 @@ impl Supervisor {
                 let result = match (self.reread)() {
                     Ok(config) => {
                         self.config = Arc::new(config);
+                        self.status
+                            .set_identifier(&self.config.supervisord.identifier);
                         self.resolved_groups.clear();
                         let active: Vec<&crate::config::GroupConfig> = self
                             .table
@@ -752,6 +764,11 @@ impl Supervisor {
     }
 
     fn info(&self, id: ProcId) -> ProcessInfo {
+        self.info_at(id, self.now().epoch)
+    }
+
+    /// A process's info as of `now` (epoch seconds).
+    fn info_at(&self, id: ProcId, now: i64) -> ProcessInfo {
         let p = self.table.get(id).expect("ids come from the table");
         let path = |channel| {
             p.logs
@@ -765,7 +782,7 @@ impl Supervisor {
             group: p.group.clone(),
             start: p.life.start_epoch,
             stop: p.life.stop_epoch,
-            now: self.now().epoch,
+            now,
             state: p.life.state,
             spawnerr: p.life.spawnerr.clone().unwrap_or_default(),
             exitstatus: p.life.exitstatus.unwrap_or(0),

@@ -1,5 +1,8 @@
 //! A cloneable handle to the supervisor actor: typed async methods over [`Request`]s.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::info::{
@@ -12,11 +15,72 @@ use super::request::{Reply, Request};
 #[derive(Debug, Clone)]
 pub struct Handle {
     requests: mpsc::Sender<Request>,
+    /// Published by the actor, so `getState` and friends need no round trip to it.
+    status: Option<Arc<Status>>,
+}
+
+/// What the actor publishes for the cheap `supervisor.*` calls: whether its mood is RUNNING
+/// (every call faults SHUTDOWN_STATE otherwise) and the daemon's identity.
+#[derive(Debug)]
+pub struct Status {
+    running: AtomicBool,
+    identifier: RwLock<Arc<str>>,
+}
+
+impl Status {
+    pub fn new(identifier: &str) -> Status {
+        Status {
+            running: AtomicBool::new(true),
+            identifier: RwLock::new(Arc::from(identifier)),
+        }
+    }
+
+    /// Called by the actor whenever its mood changes.
+    pub fn set_running(&self, running: bool) {
+        self.running.store(running, Ordering::SeqCst);
+    }
+
+    /// Called by the actor whenever its configuration changes.
+    pub fn set_identifier(&self, identifier: &str) {
+        let mut guard = self.identifier.write().unwrap_or_else(|e| e.into_inner());
+        if **guard != *identifier {
+            *guard = Arc::from(identifier);
+        }
+    }
 }
 
 impl Handle {
+    /// A handle whose every call is a round trip to the actor behind `requests`.
     pub fn new(requests: mpsc::Sender<Request>) -> Handle {
-        Handle { requests }
+        Handle {
+            requests,
+            status: None,
+        }
+    }
+
+    /// A handle that answers `get_state` from `status`, which the actor keeps current.
+    pub fn with_status(requests: mpsc::Sender<Request>, status: Arc<Status>) -> Handle {
+        Handle {
+            requests,
+            status: Some(status),
+        }
+    }
+
+    /// Ok while the supervisor's mood is RUNNING, else SHUTDOWN_STATE (as every
+    /// `supervisor.*` call answers then).
+    pub async fn check_running(&self) -> Result<(), SupervisorError> {
+        match &self.status {
+            Some(status) => self.published_running(status),
+            None => self.get_state().await.map(drop),
+        }
+    }
+
+    fn published_running(&self, status: &Status) -> Result<(), SupervisorError> {
+        if status.running.load(Ordering::SeqCst) && !self.requests.is_closed() {
+            Ok(())
+        } else {
+            Err(SupervisorError::ShutdownState)
+        }
     }
 
     /// Sends one request and awaits its reply. A gone actor means the daemon is shutting down.
@@ -30,6 +94,14 @@ impl Handle {
     }
 
     pub async fn get_state(&self) -> Result<DaemonInfo, SupervisorError> {
+        if let Some(status) = &self.status {
+            self.published_running(status)?;
+            let identifier = status.identifier.read().unwrap_or_else(|e| e.into_inner());
+            return Ok(DaemonInfo {
+                pid: std::process::id(),
+                identifier: identifier.to_string(),
+            });
+        }
         self.call(|reply| Request::GetState { reply }).await
     }
 
@@ -204,5 +276,36 @@ impl Handle {
 
     pub async fn restart(&self) -> Result<(), SupervisorError> {
         self.call(|reply| Request::Restart { reply }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn published_status_answers_without_the_actor() {
+        let (tx, rx) = mpsc::channel(1);
+        let status = Arc::new(Status::new("sup"));
+        let handle = Handle::with_status(tx, Arc::clone(&status));
+        assert_eq!(handle.check_running().await, Ok(()));
+        assert_eq!(handle.get_state().await.unwrap().identifier, "sup");
+        status.set_identifier("other");
+        assert_eq!(handle.get_state().await.unwrap().identifier, "other");
+        status.set_running(false);
+        assert_eq!(
+            handle.check_running().await,
+            Err(SupervisorError::ShutdownState)
+        );
+        assert_eq!(
+            handle.get_state().await,
+            Err(SupervisorError::ShutdownState)
+        );
+        status.set_running(true);
+        drop(rx);
+        assert_eq!(
+            handle.check_running().await,
+            Err(SupervisorError::ShutdownState)
+        );
     }
 }

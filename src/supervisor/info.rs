@@ -3,6 +3,7 @@
 //! These are the values that cross from the supervisor actor to the API side. They hold facts,
 //! not wire formats: the RPC layer turns them into XML-RPC structs and fault codes.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -41,28 +42,34 @@ impl ProcessInfo {
 
     /// The `description` field, worded as Python's `_interpretProcessInfo`.
     pub fn description(&self) -> String {
+        let mut out = String::new();
+        self.write_description(&mut out);
+        out
+    }
+
+    /// Appends [`ProcessInfo::description`] to `out`.
+    pub fn write_description(&self, out: &mut String) {
         match self.state {
             ProcessState::Running => {
                 let uptime = (self.now - self.start).max(0);
-                format!("pid {}, uptime {}", self.pid, timedelta(uptime))
+                let _ = write!(out, "pid {}, uptime ", self.pid);
+                write_timedelta(out, uptime);
             }
             ProcessState::Fatal | ProcessState::Backoff => {
                 if self.spawnerr.is_empty() {
-                    format!("unknown error (try \"tail {}\")", self.name)
+                    let _ = write!(out, "unknown error (try \"tail {}\")", self.name);
                 } else {
-                    self.spawnerr.clone()
+                    out.push_str(&self.spawnerr);
                 }
             }
             ProcessState::Stopped | ProcessState::Exited => {
                 if self.start == 0 {
-                    "Not started".to_string()
+                    out.push_str("Not started");
                 } else {
-                    local_time_short(self.stop)
+                    out.push_str(&local_time_short(self.stop));
                 }
             }
-            ProcessState::Starting | ProcessState::Stopping | ProcessState::Unknown => {
-                String::new()
-            }
+            ProcessState::Starting | ProcessState::Stopping | ProcessState::Unknown => {}
         }
     }
 }
@@ -77,15 +84,29 @@ pub fn namespec(group: &str, name: &str) -> String {
 }
 
 /// Seconds as Python's `str(datetime.timedelta)`: `0:01:02`, `1 day, 0:00:05`, `3 days, 1:02:05`.
+#[cfg(test)]
 fn timedelta(secs: i64) -> String {
+    let mut out = String::new();
+    write_timedelta(&mut out, secs);
+    out
+}
+
+/// Appends [`timedelta`]'s text to `out`.
+fn write_timedelta(out: &mut String, secs: i64) {
     let days = secs / 86_400;
     let rest = secs % 86_400;
-    let hms = format!("{}:{:02}:{:02}", rest / 3600, (rest % 3600) / 60, rest % 60);
-    match days {
-        0 => hms,
-        1 => format!("1 day, {hms}"),
-        n => format!("{n} days, {hms}"),
-    }
+    let _ = match days {
+        0 => Ok(()),
+        1 => out.write_str("1 day, "),
+        n => write!(out, "{n} days, "),
+    };
+    let _ = write!(
+        out,
+        "{}:{:02}:{:02}",
+        rest / 3600,
+        (rest % 3600) / 60,
+        rest % 60
+    );
 }
 
 /// Local time as `%b %d %I:%M %p` (`Nov 24 07:04 PM`).

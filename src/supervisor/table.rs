@@ -56,6 +56,8 @@ pub struct Table {
     by_pid: HashMap<u32, ProcId>,
     next_id: u64,
     next_seq: u64,
+    /// [`Table::all_lexical`]'s order, computed on first use after groups change.
+    lexical: std::sync::OnceLock<Vec<ProcId>>,
 }
 
 impl Table {
@@ -73,6 +75,7 @@ impl Table {
         config: GroupConfig,
         mut make: impl FnMut(&ProcessConfig, &str) -> Process,
     ) -> Vec<ProcId> {
+        self.lexical.take();
         let mut members = Vec::new();
         let mut by_name = HashMap::new();
         for pconfig in &config.processes {
@@ -98,6 +101,7 @@ impl Table {
         let Some(group) = self.groups.remove(name) else {
             return Vec::new();
         };
+        self.lexical.take();
         group
             .members
             .iter()
@@ -171,14 +175,17 @@ impl Table {
     }
 
     /// Every process sorted by group name, then process name (`getAllProcessInfo`).
-    pub fn all_lexical(&self) -> Vec<ProcId> {
-        let mut ids: Vec<(&str, &str, ProcId)> = self
-            .processes
-            .iter()
-            .map(|(&id, p)| (p.group.as_str(), p.config.name.as_str(), id))
-            .collect();
-        ids.sort();
-        ids.into_iter().map(|(_, _, id)| id).collect()
+    /// Names never change, so the order is kept until a group is added or removed.
+    pub fn all_lexical(&self) -> &[ProcId] {
+        self.lexical.get_or_init(|| {
+            let mut ids: Vec<(&str, &str, ProcId)> = self
+                .processes
+                .iter()
+                .map(|(&id, p)| (p.group.as_str(), p.config.name.as_str(), id))
+                .collect();
+            ids.sort();
+            ids.into_iter().map(|(_, _, id)| id).collect()
+        })
     }
 
     /// Names of active groups, sorted.

@@ -11,7 +11,7 @@ use crate::supervisor::{
 use crate::logs::{self, ReadError};
 use crate::rpc::dispatch::Args;
 use crate::rpc::fault::{code, Fault};
-use crate::rpc::xml::Value;
+use crate::rpc::xml::{Value, Writer};
 
 /// `getAPIVersion`'s answer.
 const API_VERSION: &str = "3.0";
@@ -21,12 +21,12 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
     match method {
         "getAPIVersion" | "getVersion" => {
             args.count(0, 0)?;
-            handle.get_state().await?;
+            handle.check_running().await?;
             Ok(Value::from(API_VERSION))
         }
         "getSupervisorVersion" => {
             args.count(0, 0)?;
-            handle.get_state().await?;
+            handle.check_running().await?;
             Ok(Value::from(crate::VERSION))
         }
         "getIdentification" => {
@@ -35,7 +35,7 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
         }
         "getState" => {
             args.count(0, 0)?;
-            handle.get_state().await?;
+            handle.check_running().await?;
             Ok(Value::structure([
                 ("statecode", Value::Int(1)),
                 ("statename", Value::from("RUNNING")),
@@ -339,6 +339,50 @@ pub(crate) fn process_info(info: &ProcessInfo) -> Value {
     ])
 }
 
+/// `getAllProcessInfo`'s array written straight into a response: the same bytes as
+/// `Value::Array` of [`process_info`] structs, without building the tree.
+pub(crate) fn write_process_infos(w: &mut Writer, infos: &[ProcessInfo]) {
+    let clamp = |t: i64| t.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+    let mut description = String::new();
+    w.begin_array();
+    for info in infos {
+        w.begin_struct();
+        w.string_member("name", &info.name);
+        w.string_member("group", &info.group);
+        w.int_member("start", clamp(info.start));
+        w.int_member("stop", clamp(info.stop));
+        w.int_member("now", clamp(info.now));
+        w.int_member("state", i64::from(info.state.code()));
+        w.string_member("statename", info.state.name());
+        w.string_member("spawnerr", &info.spawnerr);
+        w.int_member("exitstatus", i64::from(info.exitstatus));
+        w.string_member("logfile", &info.stdout_logfile);
+        w.string_member("stdout_logfile", &info.stdout_logfile);
+        w.string_member("stderr_logfile", &info.stderr_logfile);
+        w.int_member("pid", i64::from(info.pid));
+        description.clear();
+        info.write_description(&mut description);
+        w.string_member("description", &description);
+        w.end_struct();
+    }
+    w.end_array();
+}
+
+/// Roughly how many bytes [`write_process_infos`] writes.
+pub(crate) fn process_infos_size(infos: &[ProcessInfo]) -> usize {
+    infos
+        .iter()
+        .map(|i| {
+            900 + i.name.len()
+                + i.group.len()
+                + i.spawnerr.len()
+                + 2 * i.stdout_logfile.len()
+                + i.stderr_logfile.len()
+        })
+        .sum::<usize>()
+        + 64
+}
+
 /// One `{name, group, status, description}` entry of a group or all-processes result.
 fn result_struct(r: &ProcessResult) -> Value {
     let (status, description) = match &r.result {
@@ -477,6 +521,35 @@ fn uid_of(user: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use crate::process::ProcessState;
+
+    #[test]
+    fn process_infos_written_directly_match_the_value_encoding() {
+        let info = |name: &str, state, spawnerr: &str, log: &str| ProcessInfo {
+            name: name.into(),
+            group: "g<&>".into(),
+            start: 1_700_000_000,
+            stop: i64::MAX,
+            now: 1_700_000_100,
+            state,
+            spawnerr: spawnerr.into(),
+            exitstatus: -1,
+            stdout_logfile: log.into(),
+            stderr_logfile: String::new(),
+            pid: 42,
+        };
+        let infos = vec![
+            info("a", ProcessState::Running, "", "/tmp/a.log"),
+            info("b&c", ProcessState::Fatal, "spawn <error>", ""),
+            info("é", ProcessState::Stopped, "", ""),
+        ];
+        let tree = Value::Array(infos.iter().map(process_info).collect());
+        let direct = crate::rpc::xml::encode_response_with(process_infos_size(&infos), |w| {
+            write_process_infos(w, &infos)
+        });
+        assert_eq!(direct, crate::rpc::xml::encode_response(&tree));
+    }
+
     use super::*;
 
     #[test]
