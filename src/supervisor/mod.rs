@@ -1,17 +1,26 @@
 //! The supervisor: one actor owns the process table; everyone else holds a [`Handle`].
 //!
-//! - [`actor`]: the task serving requests, child exits, signals and deadlines.
+//! - [`actor`]: the task serving requests, child exits, signals and deadlines; its methods are
+//!   spread by concept over `requests`, `control`, `waiters`, `effects`, `groups`, `snapshot`
+//!   and `shutdown`.
 //! - `table`: groups, processes and namespec lookup; `timers`: the deadlines;
 //!   `reload`: the `reloadConfig` diff; `stdin`: non-blocking writes to children.
 
 pub mod actor;
+mod control;
+mod effects;
+mod groups;
 pub mod handle;
 pub mod info;
 mod reload;
 pub mod request;
+mod requests;
+mod shutdown;
+mod snapshot;
 mod stdin;
 mod table;
 mod timers;
+mod waiters;
 
 pub use actor::{server_url, Mood, Outcome, Reread, Supervisor};
 pub use handle::Handle;

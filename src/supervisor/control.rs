@@ -1,0 +1,273 @@
+//! Process control requests: start, stop and signal one process, a group or all of them (by
+//! priority, Python's checks in Python's order), and writes to a child's stdin.
+
+use tokio::sync::oneshot;
+
+use crate::process::spawn::{self, CommandError};
+use crate::process::{Input, ProcessState};
+use crate::signal::Signal;
+use crate::sys::child as sys;
+
+use super::actor::Supervisor;
+use super::info::{ProcessResult, SupervisorError};
+use super::request::Reply;
+use super::table::{ProcId, Target};
+use super::waiters::{forward_first_error, BatchReply, Goal};
+
+/// The outcome of starting or stopping one process inside a request.
+enum Step {
+    Done(Result<(), SupervisorError>),
+    Pending,
+}
+
+impl Supervisor {
+    pub(super) fn start_process(&mut self, name: String, wait: bool, reply: Reply<()>) {
+        match self.table.lookup(&name) {
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+            Ok(Target::Group(group)) => {
+                // A group spec answers with the group's results; this single-value reply can
+                // only carry the first failure (the RPC layer sends `g:*` to StartProcessGroup).
+                let (tx, rx) = oneshot::channel();
+                self.start_group(Some(&group), wait, tx);
+                tokio::spawn(forward_first_error(rx, reply));
+            }
+            Ok(Target::Process(id)) => match self.start_one(id, &name, wait) {
+                Step::Done(result) => {
+                    let _ = reply.send(result);
+                }
+                Step::Pending => self.park(
+                    BatchReply::One(reply),
+                    Vec::new(),
+                    vec![(id, Goal::Started, name)],
+                ),
+            },
+        }
+    }
+
+    pub(super) fn stop_process(&mut self, name: String, wait: bool, reply: Reply<()>) {
+        match self.table.lookup(&name) {
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+            Ok(Target::Group(group)) => {
+                let (tx, rx) = oneshot::channel();
+                self.stop_group(Some(&group), wait, tx);
+                tokio::spawn(forward_first_error(rx, reply));
+            }
+            Ok(Target::Process(id)) => match self.stop_one(id, &name, wait) {
+                Step::Done(result) => {
+                    let _ = reply.send(result);
+                }
+                Step::Pending => self.park(
+                    BatchReply::One(reply),
+                    Vec::new(),
+                    vec![(id, Goal::Stopped, name)],
+                ),
+            },
+        }
+    }
+
+    /// `startProcess` for one process: Python's checks in Python's order, then spawn.
+    fn start_one(&mut self, id: ProcId, name: &str, wait: bool) -> Step {
+        let Some(process) = self.table.get(id) else {
+            return Step::Done(Err(SupervisorError::BadName(name.into())));
+        };
+        if let Err(e) = spawn::resolve_command(&process.config, &self.spawn_ctx) {
+            let text = e.to_string();
+            return Step::Done(Err(match e {
+                CommandError::NotFound(_) => SupervisorError::NoFile(text),
+                _ => SupervisorError::NotExecutable(text),
+            }));
+        }
+        let state = process.life.state;
+        if state.is_running() {
+            return Step::Done(Err(SupervisorError::AlreadyStarted(name.into())));
+        }
+        if state == ProcessState::Unknown {
+            return Step::Done(Err(SupervisorError::Failed(format!(
+                "{name} is in an unknown process state"
+            ))));
+        }
+        self.feed(id, Input::Start);
+        let Some(process) = self.table.get(id) else {
+            return Step::Done(Ok(()));
+        };
+        if process.life.spawnerr.is_some() {
+            return Step::Done(Err(SupervisorError::SpawnError(name.into())));
+        }
+        if !wait || process.life.state == ProcessState::Running {
+            return Step::Done(Ok(()));
+        }
+        Step::Pending
+    }
+
+    /// `stopProcess` for one process.
+    fn stop_one(&mut self, id: ProcId, name: &str, wait: bool) -> Step {
+        let Some(process) = self.table.get(id) else {
+            return Step::Done(Err(SupervisorError::BadName(name.into())));
+        };
+        if !process.life.state.is_running() {
+            return Step::Done(Err(SupervisorError::NotRunning(name.into())));
+        }
+        self.feed(id, Input::Stop);
+        let Some(process) = self.table.get_mut(id) else {
+            return Step::Done(Ok(()));
+        };
+        match process.life.state {
+            ProcessState::Unknown => Step::Done(Err(SupervisorError::Failed(format!(
+                "unknown problem killing {name}"
+            )))),
+            state if wait && !state.is_stopped() => {
+                process.laststopreport = None;
+                Step::Pending
+            }
+            _ => Step::Done(Ok(())),
+        }
+    }
+
+    /// `startProcessGroup` / `startAllProcesses` (`group` = `None`): every process not in
+    /// RUNNING_STATES, by priority.
+    pub(super) fn start_group(
+        &mut self,
+        group: Option<&str>,
+        wait: bool,
+        reply: Reply<Vec<ProcessResult>>,
+    ) {
+        let ids = self.members(group);
+        let mut results = Vec::new();
+        let mut waiting = Vec::new();
+        for id in ids {
+            let Some(p) = self.table.get(id) else {
+                continue;
+            };
+            if p.life.state.is_running() {
+                continue;
+            }
+            let (name, group_name) = (p.config.name.clone(), p.group.clone());
+            let namespec = super::info::namespec(&group_name, &name);
+            match self.start_one(id, &namespec, wait) {
+                Step::Done(result) => results.push(ProcessResult {
+                    name,
+                    group: group_name,
+                    result,
+                }),
+                Step::Pending => waiting.push((id, Goal::Started, namespec)),
+            }
+        }
+        self.park(BatchReply::Many(reply), results, waiting);
+    }
+
+    /// `stopProcessGroup` / `stopAllProcesses`: every process in RUNNING_STATES, by priority.
+    pub(super) fn stop_group(
+        &mut self,
+        group: Option<&str>,
+        wait: bool,
+        reply: Reply<Vec<ProcessResult>>,
+    ) {
+        let ids = self.members(group);
+        let mut results = Vec::new();
+        let mut waiting = Vec::new();
+        for id in ids {
+            let Some(p) = self.table.get(id) else {
+                continue;
+            };
+            if !p.life.state.is_running() {
+                continue;
+            }
+            let (name, group_name) = (p.config.name.clone(), p.group.clone());
+            let namespec = super::info::namespec(&group_name, &name);
+            match self.stop_one(id, &namespec, wait) {
+                Step::Done(result) => results.push(ProcessResult {
+                    name,
+                    group: group_name,
+                    result,
+                }),
+                Step::Pending => waiting.push((id, Goal::Stopped, namespec)),
+            }
+        }
+        self.park(BatchReply::Many(reply), results, waiting);
+    }
+
+    /// A group's members by priority, or all processes (groups by priority).
+    fn members(&self, group: Option<&str>) -> Vec<ProcId> {
+        match group {
+            Some(name) => self
+                .table
+                .group(name)
+                .map(|g| self.table.members_by_priority(g))
+                .unwrap_or_default(),
+            None => self.table.all_by_priority(),
+        }
+    }
+
+    /// `signalProcess` for one process.
+    pub(super) fn signal_one(
+        &mut self,
+        id: ProcId,
+        name: &str,
+        signal: &str,
+    ) -> Result<(), SupervisorError> {
+        let sig = Signal::parse(signal).ok_or_else(|| SupervisorError::BadSignal(signal.into()))?;
+        let process = self.table.get(id).expect("ids come from the table");
+        if !process.life.state.is_signallable() {
+            return Err(SupervisorError::NotRunning(name.into()));
+        }
+        let pid = process.life.pid;
+        self.log.debug(format!(
+            "sending {} (pid {pid}) sig {sig}",
+            process.config.name
+        ));
+        match sys::kill(pid as i32, sig.number()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            Err(e) => {
+                let error = format!("unknown problem sending sig {name} ({pid}):{e}");
+                self.feed(
+                    id,
+                    Input::SignalFailed {
+                        error: error.clone(),
+                    },
+                );
+                Err(SupervisorError::Failed(error))
+            }
+        }
+    }
+
+    /// `signalProcessGroup` / `signalAllProcesses`: every signallable process, by priority.
+    pub(super) fn signal_many(&mut self, group: Option<&str>, signal: &str) -> Vec<ProcessResult> {
+        let mut results = Vec::new();
+        for id in self.members(group) {
+            let Some(p) = self.table.get(id) else {
+                continue;
+            };
+            if !p.life.state.is_signallable() {
+                continue;
+            }
+            let (name, group_name) = (p.config.name.clone(), p.group.clone());
+            let namespec = super::info::namespec(&group_name, &name);
+            let result = self.signal_one(id, &namespec, signal);
+            results.push(ProcessResult {
+                name,
+                group: group_name,
+                result,
+            });
+        }
+        results
+    }
+
+    pub(super) fn send_stdin(&mut self, name: &str, data: Vec<u8>) -> Result<(), SupervisorError> {
+        let id = self.process_id(name)?;
+        let process = self.table.get(id).expect("ids come from the table");
+        if process.life.pid == 0 || process.life.killing {
+            return Err(SupervisorError::NotRunning(name.into()));
+        }
+        match &process.stdin {
+            Some(stdin) => stdin
+                .send(data)
+                .map_err(|()| SupervisorError::NoFile(name.into())),
+            None => Err(SupervisorError::NoFile(name.into())),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Carrying out the state machine's effects: the actor feeds an input to the pure
+//! `transition`, then spawns, signals, arms timers and settles waiters as it says.
+
+use crate::logs::{MainLog, ProcessLogs};
+use crate::process::spawn;
+use crate::process::{transition, Effect, Input, ProcessState};
+use crate::signal::Signal;
+use crate::sys::child as sys;
+
+use super::actor::Supervisor;
+use super::info::Channel;
+use super::stdin::StdinWriter;
+use super::table::ProcId;
+use super::timers::TimerKey;
+
+/// Opens a process's log files, echoing child output to the main log at debug level.
+pub(super) fn open_logs(
+    config: &crate::config::ProcessConfig,
+    sup: &crate::config::Supervisord,
+    log: &MainLog,
+) -> std::io::Result<ProcessLogs> {
+    let mut logs = ProcessLogs::new(config, sup)?;
+    logs.set_mainlog(log.clone());
+    Ok(logs)
+}
+
+impl Supervisor {
+    /// Runs one input through the state machine and carries out the effects.
+    pub(super) fn feed(&mut self, id: ProcId, input: Input) {
+        let ctx = self.now();
+        let Some(process) = self.table.get_mut(id) else {
+            return;
+        };
+        let step = transition(&process.life, input, &process.config, ctx);
+        process.life = step.next;
+        for effect in step.effects {
+            self.apply(id, effect);
+        }
+    }
+
+    fn apply(&mut self, id: ProcId, effect: Effect) {
+        match effect {
+            Effect::Spawn => self.spawn(id),
+            Effect::Kill { signal, to_group } => self.kill(id, signal, to_group),
+            Effect::ArmTimer(at) => self.timers.arm(TimerKey::Process(id), at),
+            Effect::CancelTimer => self.timers.cancel(TimerKey::Process(id)),
+            Effect::Log(level, text) => self.log.log(level, text),
+            Effect::Changed { from, to, expected } => self.on_state_change(id, from, to, expected),
+        }
+    }
+
+    /// Called on every state change. Process state events (a later feature) are emitted from
+    /// here; today it settles waiting requests and advances shutdown.
+    fn on_state_change(
+        &mut self,
+        id: ProcId,
+        _from: ProcessState,
+        to: ProcessState,
+        _expected: bool,
+    ) {
+        let Some(process) = self.table.get_mut(id) else {
+            return;
+        };
+        if to != ProcessState::Stopping {
+            self.timers.cancel(TimerKey::StopReport(id));
+        }
+        if !matches!(
+            to,
+            ProcessState::Starting | ProcessState::Running | ProcessState::Stopping
+        ) {
+            process.stdin = None;
+        }
+        let spawnerr = process.life.spawnerr.is_some();
+        let watchers = std::mem::take(&mut process.watchers);
+        let mut still = Vec::new();
+        for batch_id in watchers {
+            if !self.settle(batch_id, id, to, spawnerr) {
+                still.push(batch_id);
+            }
+        }
+        if let Some(process) = self.table.get_mut(id) {
+            process.watchers = still;
+        }
+    }
+
+    /// Resolves the command, opens logs if needed, forks; feeds the outcome back.
+    fn spawn(&mut self, id: ProcId) {
+        let sup = self.config.supervisord.clone();
+        let log = self.log.clone();
+        let Some(process) = self.table.get_mut(id) else {
+            return;
+        };
+        let resolved =
+            spawn::resolve_command(&process.config, &self.spawn_ctx).map_err(|e| e.to_string());
+        let result = resolved.and_then(|(filename, argv)| {
+            if process.logs.is_none() {
+                process.logs = Some(open_logs(&process.config, &sup, &log).map_err(|e| {
+                    format!(
+                        "unknown error making dispatchers for {}: {}",
+                        crate::py::repr(&process.config.name),
+                        e.raw_os_error()
+                            .map(|c| format!("{:?}", nix::Error::from_raw(c)))
+                            .unwrap_or_else(|| e.to_string())
+                    )
+                })?);
+            }
+            spawn::spawn(
+                &process.config,
+                &process.group,
+                &self.spawn_ctx,
+                &filename,
+                &argv,
+            )
+        });
+        match result {
+            Ok(child) => {
+                let pid = child.pid;
+                if let Some(logs) = process.logs.as_mut() {
+                    let _ = logs.attach(Channel::Stdout, child.stdout, pid);
+                    if let Some(stderr) = child.stderr {
+                        let _ = logs.attach(Channel::Stderr, stderr, pid);
+                    }
+                }
+                process.stdin = StdinWriter::start(child.stdin).ok();
+                self.table.bind_pid(pid, id);
+                self.feed(id, Input::Spawned { pid });
+            }
+            Err(error) => self.feed(id, Input::SpawnFailed { error }),
+        }
+    }
+
+    /// `Subprocess.kill`'s signalling: ESRCH is ignored (the exit is on its way), any other
+    /// error makes the process UNKNOWN.
+    fn kill(&mut self, id: ProcId, signal: Signal, to_group: bool) {
+        let Some(process) = self.table.get(id) else {
+            return;
+        };
+        let pid = process.life.pid as i32;
+        let target = if to_group { -pid } else { pid };
+        match sys::kill(target, signal.number()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                let msg = format!(
+                    "unable to signal {} (pid {pid}), it probably just exited on its own: {e}",
+                    process.config.name
+                );
+                self.log.debug(msg);
+            }
+            Err(e) => {
+                let error = format!(
+                    "unknown problem killing {} ({pid}):{e}",
+                    process.config.name
+                );
+                self.feed(id, Input::SignalFailed { error });
+            }
+        }
+    }
+}

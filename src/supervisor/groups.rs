@@ -1,0 +1,105 @@
+//! Process groups in the actor: adding them (and queueing their autostarts a few per turn),
+//! `reloadConfig`'s re-read and diff, `addProcessGroup` and `removeProcessGroup`.
+
+use std::sync::Arc;
+
+use crate::process::{Input, Lifecycle, ProcessState};
+
+use super::actor::{Mood, Supervisor};
+use super::effects::open_logs;
+use super::info::{ConfigDiff, SupervisorError};
+use super::reload;
+use super::table::Process;
+
+/// Autostarts spawned per loop turn, so requests are served while 1000 programs start.
+const SPAWNS_PER_TURN: usize = 32;
+
+impl Supervisor {
+    /// Creates a group's processes (and their log files) and queues its autostarts.
+    pub(super) fn add_group(&mut self, config: crate::config::GroupConfig) {
+        self.resolved_groups.insert(config.name.clone());
+        let sup = self.config.supervisord.clone();
+        let log = self.log.clone();
+        let members = self.table.add_group(config, |pconfig, group| Process {
+            config: pconfig.clone(),
+            group: group.to_string(),
+            life: Lifecycle::default(),
+            logs: open_logs(pconfig, &sup, &log).ok(),
+            stdin: None,
+            watchers: Vec::new(),
+            laststopreport: None,
+        });
+        // Python's `ProcessGroup.transition` walks its processes dict in config order (a
+        // `[group:x]` keeps its `programs=` order), not by priority.
+        let ids = members
+            .into_iter()
+            .filter(|id| self.table.get(*id).is_some_and(|p| p.config.autostart));
+        self.pending_starts.extend(ids);
+    }
+
+    /// Spawns the next few queued autostarts (STOPPED and never started).
+    pub(super) fn autostart_some(&mut self) {
+        for _ in 0..SPAWNS_PER_TURN {
+            let Some(id) = self.pending_starts.pop_front() else {
+                return;
+            };
+            if self.mood != Mood::Running {
+                self.pending_starts.clear();
+                return;
+            }
+            let never_started = self.table.get(id).is_some_and(|p| {
+                p.life.state == ProcessState::Stopped && p.life.laststart.is_none()
+            });
+            if never_started {
+                self.feed(id, Input::Start);
+            }
+        }
+    }
+
+    /// `reloadConfig`: re-reads the file and diffs it against the active groups.
+    pub(super) fn reload_config(&mut self) -> Result<ConfigDiff, SupervisorError> {
+        match (self.reread)() {
+            Ok(config) => {
+                self.config = Arc::new(config);
+                self.status
+                    .set_identifier(&self.config.supervisord.identifier);
+                self.resolved_groups.clear();
+                let active: Vec<&crate::config::GroupConfig> = self
+                    .table
+                    .groups_in_add_order()
+                    .into_iter()
+                    .map(|g| &g.config)
+                    .collect();
+                Ok(reload::diff(&active, &self.config.groups))
+            }
+            Err(e) => Err(SupervisorError::CantReread(e)),
+        }
+    }
+
+    /// `addProcessGroup`: a group of the last-read config that is not active yet.
+    pub(super) fn add_process_group(&mut self, name: String) -> Result<(), SupervisorError> {
+        match self.config.groups.iter().find(|g| g.name == name) {
+            None => Err(SupervisorError::BadName(name)),
+            Some(_) if self.table.has_group(&name) => Err(SupervisorError::AlreadyAdded(name)),
+            Some(group) => {
+                let group = group.clone();
+                self.add_group(group);
+                Ok(())
+            }
+        }
+    }
+
+    /// `removeProcessGroup`: only a fully stopped group.
+    pub(super) fn remove_process_group(&mut self, name: String) -> Result<(), SupervisorError> {
+        match self.table.group(&name) {
+            None => Err(SupervisorError::BadName(name)),
+            Some(group) if !self.table.group_is_stopped(group) => {
+                Err(SupervisorError::StillRunning(name))
+            }
+            Some(_) => {
+                drop(self.table.remove_group(&name));
+                Ok(())
+            }
+        }
+    }
+}
