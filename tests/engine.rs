@@ -14,7 +14,6 @@ use supervisor::config::{
 };
 use supervisor::logs::MainLog;
 use supervisor::process::ProcessState;
-use supervisor::signal::Signal;
 use supervisor::supervisor::{Handle, Outcome, Supervisor, SupervisorError};
 
 /// Defines a test that runs its async body in a child process of its own.
@@ -63,29 +62,12 @@ fn stream() -> StreamConfig {
 
 fn program(name: &str, command: &str) -> ProcessConfig {
     ProcessConfig {
-        name: name.into(),
-        program_name: name.into(),
-        command: command.into(),
-        command_raw: command.into(),
-        priority: 999,
-        autostart: true,
         startsecs: Duration::ZERO,
-        startretries: 3,
         autorestart: AutoRestart::Never,
-        exitcodes: vec![0],
-        stopsignal: Signal::TERM,
         stopwaitsecs: Duration::from_secs(5),
-        stopasgroup: false,
-        killasgroup: false,
-        user: None,
-        redirect_stderr: false,
         stdout: stream(),
         stderr: stream(),
-        environment: BTreeMap::new(),
-        directory: None,
-        umask: None,
-        serverurl: None,
-        uid: None,
+        ..crate::support::program::program(name, command)
     }
 }
 

@@ -5,11 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use supervisor::config::{
-    AutoRestart, LogFile, LogLevel, LogTarget, ProcessConfig, StreamConfig, Supervisord,
-};
+use supervisor::config::{LogFile, LogLevel, LogTarget, ProcessConfig, StreamConfig, Supervisord};
 use supervisor::logs::{MainLog, ProcessLogs};
-use supervisor::signal::Signal;
 use supervisor::supervisor::Channel;
 
 fn supervisord(dir: &Path) -> Supervisord {
@@ -47,29 +44,9 @@ fn stream(logfile: LogFile, maxbytes: u64, backups: u32) -> StreamConfig {
 
 fn process(name: &str, stdout: StreamConfig, stderr: StreamConfig) -> ProcessConfig {
     ProcessConfig {
-        name: name.into(),
-        program_name: name.into(),
-        command: String::new(),
-        command_raw: String::new(),
-        priority: 999,
-        autostart: true,
-        startsecs: Duration::from_secs(1),
-        startretries: 3,
-        autorestart: AutoRestart::Unexpected,
-        exitcodes: vec![0],
-        stopsignal: Signal::TERM,
-        stopwaitsecs: Duration::from_secs(10),
-        stopasgroup: false,
-        killasgroup: false,
-        user: None,
-        redirect_stderr: false,
         stdout,
         stderr,
-        environment: Default::default(),
-        directory: None,
-        umask: None,
-        serverurl: None,
-        uid: None,
+        ..crate::support::program::program(name, "")
     }
 }
 

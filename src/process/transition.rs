@@ -379,50 +379,18 @@ impl Step<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{LogFile, StreamConfig};
     use ProcessState as S;
 
-    fn stream() -> StreamConfig {
-        StreamConfig {
-            logfile: LogFile::None,
-            logfile_maxbytes: 0,
-            logfile_backups: 0,
-            capture_maxbytes: 0,
-            events_enabled: false,
-            syslog: false,
-        }
-    }
-
+    /// `[program:web]` with every option at Python's default, read by the real config loader.
     fn config() -> ProcessConfig {
-        ProcessConfig {
-            name: "web".into(),
-            program_name: "web".into(),
-            command: "/bin/true".into(),
-            command_raw: "/bin/true".into(),
-            priority: 999,
-            autostart: true,
-            startsecs: Duration::from_secs(1),
-            startretries: 3,
-            autorestart: AutoRestart::Unexpected,
-            exitcodes: vec![0],
-            stopsignal: Signal::TERM,
-            stopwaitsecs: Duration::from_secs(10),
-            stopasgroup: false,
-            killasgroup: false,
-            user: None,
-            redirect_stderr: false,
-            stdout: stream(),
-            stderr: stream(),
-            environment: BTreeMap::new(),
-            directory: None,
-            umask: None,
-            serverurl: None,
-            uid: None,
-        }
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("supervisord.conf");
+        std::fs::write(&conf, "[supervisord]\n[program:web]\ncommand=/bin/true\n").unwrap();
+        let config = crate::config::load(&crate::config::Options::for_file(&conf)).unwrap();
+        config.groups[0].processes[0].clone()
     }
 
     /// A process under test: facts, config and a clock that only moves when told.

@@ -15,6 +15,8 @@ use supervisor::supervisor::{
     Request, SupervisorError,
 };
 
+use crate::support::program::program;
+
 pub const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/xmlrpc");
 
 pub fn golden(name: &str) -> Vec<u8> {
@@ -88,34 +90,6 @@ fn stream(logfile: LogFile, maxbytes: u64) -> StreamConfig {
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,
-    }
-}
-
-fn program(name: &str, command: &str) -> ProcessConfig {
-    ProcessConfig {
-        name: name.into(),
-        program_name: name.into(),
-        command: command.into(),
-        command_raw: command.into(),
-        priority: 999,
-        autostart: true,
-        startsecs: Duration::from_secs(1),
-        startretries: 3,
-        autorestart: AutoRestart::Unexpected,
-        exitcodes: vec![0],
-        stopsignal: Signal::TERM,
-        stopwaitsecs: Duration::from_secs(10),
-        stopasgroup: false,
-        killasgroup: false,
-        user: None,
-        redirect_stderr: false,
-        stdout: stream(LogFile::Auto, 52_428_800),
-        stderr: stream(LogFile::Auto, 52_428_800),
-        environment: BTreeMap::new(),
-        directory: None,
-        umask: None,
-        serverurl: None,
-        uid: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Every wait polls toward a deadline; every daemon and all its children die when it is dropped.
 
+pub mod program;
 pub mod xmlrpc;
 
 use std::collections::HashSet;
