@@ -21,7 +21,14 @@ enum Step {
 }
 
 impl Supervisor {
-    pub(super) fn start_process(&mut self, name: String, wait: bool, reply: Reply<()>) {
+    /// `startProcess` / `stopProcess`: one process, or every member of a `g:*` spec.
+    pub(super) fn control_process(
+        &mut self,
+        goal: Goal,
+        name: String,
+        wait: bool,
+        reply: Reply<()>,
+    ) {
         match self.table.lookup(&name) {
             Err(e) => {
                 let _ = reply.send(Err(e));
@@ -30,42 +37,40 @@ impl Supervisor {
                 // A group spec answers with the group's results; this single-value reply can
                 // only carry the first failure (the RPC layer sends `g:*` to StartProcessGroup).
                 let (tx, rx) = oneshot::channel();
-                self.start_group(Some(&group), wait, tx);
+                self.control_group(goal, Some(&group), wait, tx);
                 tokio::spawn(forward_first_error(rx, reply));
             }
-            Ok(Target::Process(id)) => match self.start_one(id, &name, wait) {
+            Ok(Target::Process(id)) => match self.control_one(goal, id, &name, wait) {
                 Step::Done(result) => {
                     let _ = reply.send(result);
                 }
-                Step::Pending => self.park(
-                    BatchReply::One(reply),
-                    Vec::new(),
-                    vec![(id, Goal::Started, name)],
-                ),
+                Step::Pending => {
+                    self.park(BatchReply::One(reply), Vec::new(), vec![(id, goal, name)]);
+                }
             },
         }
     }
 
-    pub(super) fn stop_process(&mut self, name: String, wait: bool, reply: Reply<()>) {
-        match self.table.lookup(&name) {
-            Err(e) => {
-                let _ = reply.send(Err(e));
+    /// `startProcessGroup` / `stopProcessGroup`: BAD_NAME unless `group` names a group.
+    pub(super) fn control_named_group(
+        &mut self,
+        goal: Goal,
+        group: String,
+        wait: bool,
+        reply: Reply<Vec<ProcessResult>>,
+    ) {
+        match self.table.lookup(&format!("{group}:*")) {
+            Ok(_) => self.control_group(goal, Some(&group), wait, reply),
+            Err(_) => {
+                let _ = reply.send(Err(SupervisorError::BadName(group)));
             }
-            Ok(Target::Group(group)) => {
-                let (tx, rx) = oneshot::channel();
-                self.stop_group(Some(&group), wait, tx);
-                tokio::spawn(forward_first_error(rx, reply));
-            }
-            Ok(Target::Process(id)) => match self.stop_one(id, &name, wait) {
-                Step::Done(result) => {
-                    let _ = reply.send(result);
-                }
-                Step::Pending => self.park(
-                    BatchReply::One(reply),
-                    Vec::new(),
-                    vec![(id, Goal::Stopped, name)],
-                ),
-            },
+        }
+    }
+
+    fn control_one(&mut self, goal: Goal, id: ProcId, name: &str, wait: bool) -> Step {
+        match goal {
+            Goal::Started => self.start_one(id, name, wait),
+            Goal::Stopped => self.stop_one(id, name, wait),
         }
     }
 
@@ -127,10 +132,11 @@ impl Supervisor {
         }
     }
 
-    /// `startProcessGroup` / `startAllProcesses` (`group` = `None`): every process not in
-    /// RUNNING_STATES, by priority.
-    pub(super) fn start_group(
+    /// `start`/`stopProcessGroup` and `start`/`stopAllProcesses` (`group` = `None`), by
+    /// priority: starting takes every process not in RUNNING_STATES, stopping every one in them.
+    pub(super) fn control_group(
         &mut self,
+        goal: Goal,
         group: Option<&str>,
         wait: bool,
         reply: Reply<Vec<ProcessResult>>,
@@ -142,49 +148,18 @@ impl Supervisor {
             let Some(p) = self.table.get(id) else {
                 continue;
             };
-            if p.life.state.is_running() {
+            if p.life.state.is_running() != (goal == Goal::Stopped) {
                 continue;
             }
             let (name, group_name) = (p.config.name.clone(), p.group.clone());
             let namespec = super::info::namespec(&group_name, &name);
-            match self.start_one(id, &namespec, wait) {
+            match self.control_one(goal, id, &namespec, wait) {
                 Step::Done(result) => results.push(ProcessResult {
                     name,
                     group: group_name,
                     result,
                 }),
-                Step::Pending => waiting.push((id, Goal::Started, namespec)),
-            }
-        }
-        self.park(BatchReply::Many(reply), results, waiting);
-    }
-
-    /// `stopProcessGroup` / `stopAllProcesses`: every process in RUNNING_STATES, by priority.
-    pub(super) fn stop_group(
-        &mut self,
-        group: Option<&str>,
-        wait: bool,
-        reply: Reply<Vec<ProcessResult>>,
-    ) {
-        let ids = self.members(group);
-        let mut results = Vec::new();
-        let mut waiting = Vec::new();
-        for id in ids {
-            let Some(p) = self.table.get(id) else {
-                continue;
-            };
-            if !p.life.state.is_running() {
-                continue;
-            }
-            let (name, group_name) = (p.config.name.clone(), p.group.clone());
-            let namespec = super::info::namespec(&group_name, &name);
-            match self.stop_one(id, &namespec, wait) {
-                Step::Done(result) => results.push(ProcessResult {
-                    name,
-                    group: group_name,
-                    result,
-                }),
-                Step::Pending => waiting.push((id, Goal::Stopped, namespec)),
+                Step::Pending => waiting.push((id, goal, namespec)),
             }
         }
         self.park(BatchReply::Many(reply), results, waiting);

@@ -8,6 +8,7 @@ use super::info::{ConfigSnapshot, DaemonInfo, LogLocation, ProcessResult, Superv
 use super::request::Request;
 use super::shutdown::reject_shutdown;
 use super::table::{ProcId, Target};
+use super::waiters::Goal;
 
 impl Supervisor {
     pub(super) fn on_request(&mut self, request: Request) {
@@ -46,26 +47,24 @@ impl Supervisor {
                     resolved_groups: self.resolved_groups.iter().cloned().collect(),
                 }));
             }
-            Request::StartProcess { name, wait, reply } => self.start_process(name, wait, reply),
+            Request::StartProcess { name, wait, reply } => {
+                self.control_process(Goal::Started, name, wait, reply);
+            }
             Request::StartProcessGroup { group, wait, reply } => {
-                match self.table.lookup(&format!("{group}:*")) {
-                    Ok(_) => self.start_group(Some(&group), wait, reply),
-                    Err(_) => {
-                        let _ = reply.send(Err(SupervisorError::BadName(group)));
-                    }
-                }
+                self.control_named_group(Goal::Started, group, wait, reply);
             }
-            Request::StartAllProcesses { wait, reply } => self.start_group(None, wait, reply),
-            Request::StopProcess { name, wait, reply } => self.stop_process(name, wait, reply),
+            Request::StartAllProcesses { wait, reply } => {
+                self.control_group(Goal::Started, None, wait, reply);
+            }
+            Request::StopProcess { name, wait, reply } => {
+                self.control_process(Goal::Stopped, name, wait, reply);
+            }
             Request::StopProcessGroup { group, wait, reply } => {
-                match self.table.lookup(&format!("{group}:*")) {
-                    Ok(_) => self.stop_group(Some(&group), wait, reply),
-                    Err(_) => {
-                        let _ = reply.send(Err(SupervisorError::BadName(group)));
-                    }
-                }
+                self.control_named_group(Goal::Stopped, group, wait, reply);
             }
-            Request::StopAllProcesses { wait, reply } => self.stop_group(None, wait, reply),
+            Request::StopAllProcesses { wait, reply } => {
+                self.control_group(Goal::Stopped, None, wait, reply);
+            }
             Request::SignalProcess {
                 name,
                 signal,
