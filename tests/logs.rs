@@ -65,8 +65,8 @@ fn spawn(logs: &mut ProcessLogs, script: &str, stdin: Stdio) -> Child {
         .stderr(err_w)
         .spawn()
         .unwrap();
-    logs.attach(Channel::Stdout, out_r, child.id()).unwrap();
-    logs.attach(Channel::Stderr, err_r, child.id()).unwrap();
+    logs.attach(Channel::Stdout, out_r).unwrap();
+    logs.attach(Channel::Stderr, err_r).unwrap();
     child
 }
 
@@ -486,8 +486,8 @@ async fn capture_benchmark() {
             .stderr(err_w)
             .spawn()
             .unwrap();
-        logs.attach(Channel::Stdout, out_r, child.id()).unwrap();
-        logs.attach(Channel::Stderr, err_r, child.id()).unwrap();
+        logs.attach(Channel::Stdout, out_r).unwrap();
+        logs.attach(Channel::Stderr, err_r).unwrap();
         all.push((logs, child));
     }
     let (c0, t) = (cpu_seconds(), Instant::now());

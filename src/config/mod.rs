@@ -32,8 +32,9 @@ use ini::Ini;
 use reader::{strs, Reader};
 
 impl Config {
-    /// The `SUPERVISOR_SERVER_URL` fallback (`realize()`): the first unix server, else the
-    /// last inet server; `None` without servers.
+    /// `SUPERVISOR_SERVER_URL` for programs with `serverurl=AUTO` (`realize()`): the first unix
+    /// server, else the last inet server (Python's loop does not stop at the first); `None`
+    /// without servers.
     pub fn default_serverurl(&self) -> Option<String> {
         if let Some(u) = self.unix_http_servers.first() {
             return Some(format!("unix://{}", u.file.display()));

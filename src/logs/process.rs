@@ -22,10 +22,6 @@ use super::rotating::RotatingFile;
 /// Bytes read from a child pipe per read, as Python's dispatchers.
 pub const READ_CHUNK: usize = 128 * 1024;
 
-/// Called with every chunk of child output after it was logged: `(channel, pid, bytes)`.
-/// The seam for capture mode and PROCESS_LOG events.
-pub type OutputSink = Arc<dyn Fn(Channel, u32, &[u8]) + Send + Sync>;
-
 type SharedFile = Arc<Mutex<RotatingFile>>;
 
 fn lock(f: &SharedFile) -> MutexGuard<'_, RotatingFile> {
@@ -40,21 +36,20 @@ struct StreamCtx {
     syslog: bool,
     strip_ansi: bool,
     mainlog: Option<MainLog>,
-    sink: Option<OutputSink>,
 }
 
 impl StreamCtx {
     /// Whether nothing but the file needs the bytes, so they may be spliced into it.
     fn splice_ok(&self) -> bool {
-        !self.strip_ansi && !self.syslog && self.mainlog.is_none() && self.sink.is_none()
+        !self.strip_ansi && !self.syslog && self.mainlog.is_none()
     }
 
     fn channel_name(&self) -> &'static str {
         channel_name(self.channel)
     }
 
-    /// Logs one chunk: file (with rotation), syslog lines, main log echo at debug, sink.
-    fn handle(&self, pid: u32, raw: &[u8]) {
+    /// Logs one chunk: file (with rotation), syslog lines, main log echo at debug.
+    fn handle(&self, raw: &[u8]) {
         let stripped;
         let data = if self.strip_ansi {
             stripped = strip_ansi(raw);
@@ -89,9 +84,6 @@ impl StreamCtx {
                 self.channel_name(),
                 text
             ));
-        }
-        if let Some(sink) = &self.sink {
-            sink(self.channel, pid, data);
         }
     }
 }
@@ -219,14 +211,14 @@ enum Step {
     Done,
 }
 
-fn read_once(fd: &BorrowedFd<'_>, ctx: &StreamCtx, pid: u32) -> Step {
+fn read_once(fd: &BorrowedFd<'_>, ctx: &StreamCtx) -> Step {
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         loop {
             return match nix::unistd::read(fd, &mut buf) {
                 Ok(0) => Step::Done,
                 Ok(n) => {
-                    ctx.handle(pid, &buf[..n]);
+                    ctx.handle(&buf[..n]);
                     let full = n == buf.len();
                     Step::Moved {
                         n,
@@ -243,7 +235,7 @@ fn read_once(fd: &BorrowedFd<'_>, ctx: &StreamCtx, pid: u32) -> Step {
 }
 
 /// How a reader moves bytes: splice(2) straight into the file when nothing needs to see them
-/// (no `strip_ansi`, syslog, debug echo or sink), else read + [`StreamCtx::handle`].
+/// (no `strip_ansi`, syslog or debug echo), else read + [`StreamCtx::handle`].
 struct Mover {
     /// Splice at most this many bytes per call (the pipe's capacity, or [`READ_CHUNK`] when the
     /// file rotates, so rotation is checked as often as with reads); 0 = read + write.
@@ -271,7 +263,7 @@ impl Mover {
         }
     }
 
-    fn step(&mut self, fd: &BorrowedFd<'_>, ctx: &StreamCtx, pid: u32) -> Step {
+    fn step(&mut self, fd: &BorrowedFd<'_>, ctx: &StreamCtx) -> Step {
         if self.splice_len > 0 {
             if let Some(f) = &ctx.file {
                 loop {
@@ -293,7 +285,7 @@ impl Mover {
                 }
             }
         }
-        read_once(fd, ctx, pid)
+        read_once(fd, ctx)
     }
 
     /// Moves bytes until the pipe is empty, EOF, [`BURST_MAX`] bytes, or (with `stop_on_full`)
@@ -302,12 +294,11 @@ impl Mover {
         &mut self,
         fd: &BorrowedFd<'_>,
         ctx: &StreamCtx,
-        pid: u32,
         stop_on_full: bool,
     ) -> (Drain, usize) {
         let mut moved = 0;
         loop {
-            match self.step(fd, ctx, pid) {
+            match self.step(fd, ctx) {
                 Step::Done => return (Drain::Done, moved),
                 Step::Empty => return (Drain::Empty, moved),
                 Step::Moved { n, full, drained } => {
@@ -341,12 +332,11 @@ fn drain_now(
     mover: &mut Mover,
     fd: &BorrowedFd<'_>,
     ctx: &StreamCtx,
-    pid: u32,
     multi_thread: bool,
 ) -> (Drain, usize) {
-    let (mut end, mut moved) = mover.drain(fd, ctx, pid, multi_thread);
+    let (mut end, mut moved) = mover.drain(fd, ctx, multi_thread);
     if let (Drain::More, true) = (&end, multi_thread) {
-        let (e, m) = tokio::task::block_in_place(|| mover.drain(fd, ctx, pid, false));
+        let (e, m) = tokio::task::block_in_place(|| mover.drain(fd, ctx, false));
         end = e;
         moved += m;
     }
@@ -370,7 +360,7 @@ enum Watch {
 /// `read`. After a wake-up that found little ([`Rate`]), the reader leaves the poller and looks
 /// at the pipe on the shared ticks ([`next_tick`]) until a tick finds it empty or its rate
 /// grows, then waits on the poller again.
-async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>, pid: u32) {
+async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>) {
     let multi_thread = Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread;
     let capacity = nix::fcntl::fcntl(rx.as_fd(), nix::fcntl::FcntlArg::F_GETPIPE_SZ)
         .ok()
@@ -390,7 +380,7 @@ async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>, pid: u32) {
                 let mut end = Drain::More;
                 let mut moved = 0;
                 let _ = rx.try_io(|| {
-                    (end, moved) = drain_now(&mut mover, &fd, &ctx, pid, multi_thread);
+                    (end, moved) = drain_now(&mut mover, &fd, &ctx, multi_thread);
                     match end {
                         Drain::Empty => Err(io::ErrorKind::WouldBlock.into()),
                         Drain::More | Drain::Done => Ok(()),
@@ -411,7 +401,7 @@ async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>, pid: u32) {
             }
             Watch::Ticks(fd) => {
                 mover.ticking = true;
-                let (end, moved) = drain_now(&mut mover, &fd.as_fd(), &ctx, pid, multi_thread);
+                let (end, moved) = drain_now(&mut mover, &fd.as_fd(), &ctx, multi_thread);
                 mover.ticking = false;
                 let wait = rate.worth_waiting(moved, capacity);
                 match end {
@@ -445,7 +435,6 @@ pub struct ProcessLogs {
     stderr: Stream,
     strip_ansi: bool,
     mainlog: Option<MainLog>,
-    sink: Option<OutputSink>,
     readers: Vec<JoinHandle<()>>,
 }
 
@@ -508,7 +497,6 @@ impl ProcessLogs {
             stderr,
             strip_ansi: sup.strip_ansi,
             mainlog: None,
-            sink: None,
             readers: Vec::new(),
         })
     }
@@ -534,16 +522,11 @@ impl ProcessLogs {
         self.mainlog = main.enabled(LogLevel::Debug).then_some(main);
     }
 
-    /// Hand every chunk (after logging) to `sink`. Applies to later `attach` calls.
-    pub fn set_sink(&mut self, sink: Option<OutputSink>) {
-        self.sink = sink;
-    }
-
     /// Starts a task on the current tokio runtime that drains `pipe` (the read end of the
     /// child's `channel`) until EOF into the stream's log file; without a file the output is
     /// still read and dropped. The file is reopened first (Python opens it at each spawn).
     /// Fails when `pipe` is not a pipe or FIFO; panics outside a tokio runtime.
-    pub fn attach(&mut self, channel: Channel, pipe: OwnedFd, pid: u32) -> io::Result<()> {
+    pub fn attach(&mut self, channel: Channel, pipe: OwnedFd) -> io::Result<()> {
         let _ = nix::fcntl::fcntl(&pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
         let rx = pipe::Receiver::from_owned_fd(pipe)?;
         let stream = self.stream(channel);
@@ -557,10 +540,9 @@ impl ProcessLogs {
             syslog: stream.syslog,
             strip_ansi: self.strip_ansi,
             mainlog: self.mainlog.clone(),
-            sink: self.sink.clone(),
         });
         self.readers.retain(|h| !h.is_finished());
-        self.readers.push(tokio::spawn(pump(rx, ctx, pid)));
+        self.readers.push(tokio::spawn(pump(rx, ctx)));
         Ok(())
     }
 

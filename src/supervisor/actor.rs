@@ -116,7 +116,7 @@ impl Supervisor {
         let status = Arc::new(Status::new(&config.supervisord.identifier));
         let spawn_ctx = SpawnContext {
             environment: config.supervisord.environment.clone(),
-            serverurl: server_url(&config),
+            serverurl: config.default_serverurl(),
         };
         let supervisor = Supervisor {
             config: Arc::new(config),
@@ -255,20 +255,4 @@ impl Supervisor {
             self.advance_shutdown();
         }
     }
-}
-
-/// `SUPERVISOR_SERVER_URL` for programs with `serverurl=AUTO`: the first unix socket server,
-/// else the last inet server (Python's loop does not stop at the first), else none.
-pub fn server_url(config: &Config) -> Option<String> {
-    if let Some(unix) = config.unix_http_servers.first() {
-        return Some(format!("unix://{}", unix.file.display()));
-    }
-    config.inet_http_servers.last().map(|inet| {
-        let host = if inet.host.is_empty() {
-            "localhost"
-        } else {
-            &inet.host
-        };
-        format!("http://{host}:{}", inet.port)
-    })
 }

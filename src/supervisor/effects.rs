@@ -45,19 +45,13 @@ impl Supervisor {
             Effect::ArmTimer(at) => self.timers.arm(TimerKey::Process(id), at),
             Effect::CancelTimer => self.timers.cancel(TimerKey::Process(id)),
             Effect::Log(level, text) => self.log.log(level, text),
-            Effect::Changed { from, to, expected } => self.on_state_change(id, from, to, expected),
+            Effect::Changed { to, .. } => self.on_state_change(id, to),
         }
     }
 
-    /// Called on every state change. Process state events (a later feature) are emitted from
-    /// here; today it settles waiting requests and advances shutdown.
-    fn on_state_change(
-        &mut self,
-        id: ProcId,
-        _from: ProcessState,
-        to: ProcessState,
-        _expected: bool,
-    ) {
+    /// Called on every state change: ends the stop report and stdin of a process that left
+    /// them behind, and settles the requests waiting on it.
+    fn on_state_change(&mut self, id: ProcId, to: ProcessState) {
         let Some(process) = self.table.get_mut(id) else {
             return;
         };
@@ -116,9 +110,9 @@ impl Supervisor {
             Ok(child) => {
                 let pid = child.pid;
                 if let Some(logs) = process.logs.as_mut() {
-                    let _ = logs.attach(Channel::Stdout, child.stdout, pid);
+                    let _ = logs.attach(Channel::Stdout, child.stdout);
                     if let Some(stderr) = child.stderr {
-                        let _ = logs.attach(Channel::Stderr, stderr, pid);
+                        let _ = logs.attach(Channel::Stderr, stderr);
                     }
                 }
                 process.stdin = StdinWriter::start(child.stdin).ok();

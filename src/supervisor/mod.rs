@@ -22,7 +22,7 @@ mod table;
 mod timers;
 mod waiters;
 
-pub use actor::{server_url, Mood, Outcome, Reread, Supervisor};
+pub use actor::{Mood, Outcome, Reread, Supervisor};
 pub use handle::Handle;
 pub use info::{
     namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, LogLocation, ProcessInfo,
