@@ -56,15 +56,16 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 
 /// Spawns `sh -c script` with stdout and stderr into fresh pipes attached to `logs`.
 fn spawn(logs: &mut ProcessLogs, script: &str, stdin: Stdio) -> Child {
+    let mut command = Command::new("sh");
+    command.args(["-c", script]).stdin(stdin);
+    spawn_attached(logs, command)
+}
+
+/// Spawns `command` with stdout and stderr into fresh pipes attached to `logs`.
+fn spawn_attached(logs: &mut ProcessLogs, mut command: Command) -> Child {
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
-    let child = Command::new("sh")
-        .args(["-c", script])
-        .stdin(stdin)
-        .stdout(out_w)
-        .stderr(err_w)
-        .spawn()
-        .unwrap();
+    let child = command.stdout(out_w).stderr(err_w).spawn().unwrap();
     logs.attach(Channel::Stdout, out_r).unwrap();
     logs.attach(Channel::Stderr, err_r).unwrap();
     child
@@ -478,16 +479,9 @@ async fn capture_benchmark() {
             stream(LogFile::Auto, 0, 0),
         );
         let mut logs = ProcessLogs::new(&p, &sup).unwrap();
-        let (out_r, out_w) = pipe();
-        let (err_r, err_w) = pipe();
-        let child = Command::new("python3")
-            .args(["-c", script])
-            .stdout(out_w)
-            .stderr(err_w)
-            .spawn()
-            .unwrap();
-        logs.attach(Channel::Stdout, out_r).unwrap();
-        logs.attach(Channel::Stderr, err_r).unwrap();
+        let mut command = Command::new("python3");
+        command.args(["-c", script]);
+        let child = spawn_attached(&mut logs, command);
         all.push((logs, child));
     }
     let (c0, t) = (cpu_seconds(), Instant::now());
