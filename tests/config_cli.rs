@@ -108,3 +108,23 @@ fn python_rpcinterface_plugin_is_accepted_with_a_warning() {
     ));
     assert!(text(&out.stderr).contains("WARN [rpcinterface:twiddler]"));
 }
+
+/// `echo_supervisord_conf > /etc/supervisord.conf` is a user's first step: the same bytes as
+/// Python's, and a file our daemon reads without complaint.
+#[test]
+fn echo_supervisord_conf_prints_pythons_sample() {
+    let ours = Command::new(env!("CARGO_BIN_EXE_echo_supervisord_conf"))
+        .output()
+        .expect("run echo_supervisord_conf");
+    let python = Command::new(crate::support::pyref().join("bin/echo_supervisord_conf"))
+        .output()
+        .expect("run Python's echo_supervisord_conf");
+    assert_eq!(ours.status.code(), Some(0));
+    assert_eq!(text(&ours.stdout), text(&python.stdout));
+
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("supervisord.conf");
+    std::fs::write(&conf, &ours.stdout).unwrap();
+    let out = supervisord(&["--check", "-c", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

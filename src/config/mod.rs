@@ -28,6 +28,10 @@ pub use program::EVENT_TYPES;
 pub use server::MAIN_RPCINTERFACE;
 
 use expand::{Expansions, Value};
+
+/// Supervisor 4.3's sample configuration, byte for byte: what `echo_supervisord_conf` prints,
+/// the file a user's first `supervisord.conf` is made from.
+pub const SAMPLE: &str = include_str!("sample.conf");
 use ini::Ini;
 use reader::{strs, Reader};
 
