@@ -241,6 +241,42 @@ async fn output_without_a_file_is_drained() {
     assert!(names.is_empty());
 }
 
+/// Pipes start at the default 64 KiB (a non-root user's pipes share a 64 MiB quota) and grow
+/// to 1 MiB only for a child that writes fast: the quiet stream stays small, the flooded one
+/// grows. The child reads its own pipes' sizes (F_GETPIPE_SZ) and prints them to stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_fast_writer_gets_a_big_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = supervisord(dir.path());
+    let p = process(
+        "flood",
+        stream(LogFile::Auto, 0, 0),
+        stream(LogFile::Auto, 0, 0),
+    );
+    let mut logs = ProcessLogs::new(&p, &sup).unwrap();
+    let script = r#"
+import fcntl, os, sys, time
+F_GETPIPE_SZ = 1032
+before = fcntl.fcntl(1, F_GETPIPE_SZ)
+for _ in range(256):
+    os.write(1, b"x" * 65536)
+deadline = time.monotonic() + 10
+while fcntl.fcntl(1, F_GETPIPE_SZ) < 1 << 20 and time.monotonic() < deadline:
+    time.sleep(0.01)
+sys.stderr.write(f"{before} {fcntl.fcntl(1, F_GETPIPE_SZ)} {fcntl.fcntl(2, F_GETPIPE_SZ)}\n")
+"#;
+    let mut command = Command::new("python3");
+    command.args(["-c", script]).stdin(Stdio::null());
+    let child = spawn_attached(&mut logs, command);
+    drained(&logs, child).await;
+    assert_eq!(
+        read(&logs.path(Channel::Stdout).unwrap()).len(),
+        256 * 65536
+    );
+    let sizes = String::from_utf8(read(&logs.path(Channel::Stderr).unwrap())).unwrap();
+    assert_eq!(sizes, "65536 1048576 65536\n");
+}
+
 /// The splice path (nothing transforms the bytes) with rotation: every byte lands once, in
 /// order, across the backups, and each rotated file ends at or past maxbytes by less than one
 /// transfer.

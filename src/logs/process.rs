@@ -126,8 +126,9 @@ thread_local! {
     static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
 }
 
-/// Pipe capacity asked for (best effort): fewer wake-ups per megabyte under a flood.
-const PIPE_SIZE: i32 = 1 << 20;
+/// Pipe capacity asked for (best effort) once a child proves to write fast ([`Pipe::grow`]):
+/// fewer wake-ups per megabyte under a flood.
+const PIPE_SIZE: usize = 1 << 20;
 
 /// The capacity of a pipe whose size cannot be read (Linux's default).
 const DEFAULT_PIPE_SIZE: usize = 64 * 1024;
@@ -144,7 +145,7 @@ const BURST_MAX: usize = 16 << 20;
 /// child's recent peak rate ([`Rate`]) would fill less than a quarter of the pipe's capacity
 /// during it, so a steady writer never blocks on a full pipe because of it; a child that
 /// suddenly writes more than three quarters of the capacity (48 KiB with the default 64 KiB
-/// pipe, 768 KiB with the 1 MiB asked for) within one delay blocks in `write` for at most the
+/// pipe, 768 KiB once grown to 1 MiB) within one delay blocks in `write` for at most the
 /// rest of that one delay, after which its rate is known and the reader drains without
 /// pausing until the rate has decayed ([`RATE_HALF_LIFE`]). Tail -f, `readLog` and EOF are
 /// later by at most this delay.
@@ -248,18 +249,28 @@ struct Mover {
 impl Mover {
     fn new(ctx: &StreamCtx, capacity: usize) -> Mover {
         let splice_len = match &ctx.file {
-            Some(f) if ctx.splice_ok() => {
-                if lock(f).rotates() {
-                    capacity.min(READ_CHUNK)
-                } else {
-                    capacity
-                }
-            }
+            Some(f) if ctx.splice_ok() => Mover::splice_len(f, capacity),
             _ => 0,
         };
         Mover {
             splice_len,
             ticking: false,
+        }
+    }
+
+    fn splice_len(file: &SharedFile, capacity: usize) -> usize {
+        if lock(file).rotates() {
+            capacity.min(READ_CHUNK)
+        } else {
+            capacity
+        }
+    }
+
+    /// The pipe grew to `capacity`: splice up to that much per call (unless splicing was
+    /// given up).
+    fn resize(&mut self, ctx: &StreamCtx, capacity: usize) {
+        if let (true, Some(f)) = (self.splice_len > 0, &ctx.file) {
+            self.splice_len = Mover::splice_len(f, capacity);
         }
     }
 
@@ -343,6 +354,28 @@ fn drain_now(
     (end, moved)
 }
 
+/// The pipe's capacity in bytes (Linux's default when it cannot be read).
+fn pipe_capacity(fd: BorrowedFd<'_>) -> usize {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETPIPE_SZ)
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_PIPE_SIZE)
+}
+
+/// Asks for a [`PIPE_SIZE`] pipe the first time a wake-up finds it half full, i.e. for a child that
+/// writes fast; returns the capacity it has now. Pipes start at the default size because a
+/// non-root daemon's pipes count against the per-user quota (`fs.pipe-user-pages-soft`,
+/// 64 MiB): asking 1 MiB for every stream would exhaust it at ~30 children, after which the
+/// kernel gives every new pipe of that user 8 KiB.
+fn grow(fd: BorrowedFd<'_>, capacity: usize) -> usize {
+    let asked = i32::try_from(PIPE_SIZE).unwrap_or(i32::MAX);
+    match nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(asked)) {
+        Ok(n) => usize::try_from(n).unwrap_or(capacity),
+        Err(_) => capacity,
+    }
+}
+
 /// How a reader waits for its pipe.
 enum Watch {
     /// Registered with the runtime's poller: woken when the child writes.
@@ -362,11 +395,8 @@ enum Watch {
 /// grows, then waits on the poller again.
 async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>) {
     let multi_thread = Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread;
-    let capacity = nix::fcntl::fcntl(rx.as_fd(), nix::fcntl::FcntlArg::F_GETPIPE_SZ)
-        .ok()
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_PIPE_SIZE);
+    let mut capacity = pipe_capacity(rx.as_fd());
+    let mut grown = false;
     let mut mover = Mover::new(&ctx, capacity);
     let mut rate = Rate::new();
     let mut watch = Watch::Ready(rx);
@@ -386,6 +416,11 @@ async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>) {
                         Drain::More | Drain::Done => Ok(()),
                     }
                 });
+                if !grown && moved >= capacity / 2 {
+                    grown = true;
+                    capacity = grow(rx.as_fd(), capacity);
+                    mover.resize(&ctx, capacity);
+                }
                 let wait = rate.worth_waiting(moved, capacity);
                 match end {
                     Drain::Done => return,
@@ -527,7 +562,6 @@ impl ProcessLogs {
     /// still read and dropped. The file is reopened first (Python opens it at each spawn).
     /// Fails when `pipe` is not a pipe or FIFO; panics outside a tokio runtime.
     pub fn attach(&mut self, channel: Channel, pipe: OwnedFd) -> io::Result<()> {
-        let _ = nix::fcntl::fcntl(&pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
         let rx = pipe::Receiver::from_owned_fd(pipe)?;
         let stream = self.stream(channel);
         if let Some(f) = &stream.file {
