@@ -131,8 +131,12 @@ async fn rpc(state: &App, request: hyper::Request<Incoming>) -> Response {
     let Ok(call) = xml::parse_call(&body) else {
         return error(StatusCode::BAD_REQUEST);
     };
-    let text = state.dispatcher.respond(&call.name, call.params).await;
-    ([(header::CONTENT_TYPE, "text/xml")], text).into_response()
+    let body = state.dispatcher.respond(&call.name, call.params).await;
+    let mut response = Response::new(Body::from(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    response
 }
 
 /// Medusa's reason phrase for a status code (`http_server.http_request.responses`).

@@ -1,7 +1,9 @@
 //! Method dispatch: `namespace.method` → the `system` or `supervisor` implementation, with
 //! argument checking shared by all methods.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use bytes::Bytes;
 
 use crate::config::RpcInterface;
 use crate::supervisor::Handle;
@@ -40,23 +42,32 @@ impl Dispatcher {
     }
 
     /// Calls `method` with `params` and encodes its answer, a value or a fault, as a response
-    /// body. `getAllProcessInfo` is written straight from the process table's snapshot.
-    pub async fn respond(&self, method: &str, params: Vec<Value>) -> String {
-        if let Ok((namespace, "getAllProcessInfo")) = split_method(method) {
+    /// body. `getAllProcessInfo` is written straight from the process table's snapshot; the
+    /// constant answers (`getState`, the versions) are encoded once per process, since status
+    /// polling is the hot path.
+    pub async fn respond(&self, method: &str, params: Vec<Value>) -> Bytes {
+        if let Ok((namespace, name)) = split_method(method) {
             if params.is_empty() && self.namespaces.iter().any(|n| n == namespace) {
-                return match self.handle.get_all_process_info().await {
-                    Ok(infos) => xml::encode_response_with(
-                        methods::supervisor::process_infos_size(&infos),
-                        |w| methods::supervisor::write_process_infos(w, &infos),
-                    ),
-                    Err(e) => xml::encode_fault(&Fault::from(e)),
-                };
+                if name == "getAllProcessInfo" {
+                    return Bytes::from(match self.handle.get_all_process_info().await {
+                        Ok(infos) => xml::encode_response_with(
+                            methods::supervisor::process_infos_size(&infos),
+                            |w| methods::supervisor::write_process_infos(w, &infos),
+                        ),
+                        Err(e) => xml::encode_fault(&Fault::from(e)),
+                    });
+                }
+                if let Some(encoded) = encoded_constant(name) {
+                    if self.handle.check_running().await.is_ok() {
+                        return encoded;
+                    }
+                }
             }
         }
-        match self.call(method, params).await {
+        Bytes::from(match self.call(method, params).await {
             Ok(value) => xml::encode_response(&value),
             Err(fault) => xml::encode_fault(&fault),
-        }
+        })
     }
 
     /// Calls `method` with `params`. Faults are values here; only the transport fails otherwise.
@@ -70,6 +81,19 @@ impl Dispatcher {
             Err(Fault::unknown_method())
         }
     }
+}
+
+/// The encoded response of a `supervisor.*` method whose answer is constant while RUNNING.
+fn encoded_constant(name: &str) -> Option<Bytes> {
+    static ENCODED: LazyLock<Vec<(&'static str, Bytes)>> = LazyLock::new(|| {
+        methods::supervisor::constants()
+            .map(|(name, value)| (name, Bytes::from(xml::encode_response(&value))))
+            .collect()
+    });
+    ENCODED
+        .iter()
+        .find(|(method, _)| *method == name)
+        .map(|(_, encoded)| encoded.clone())
 }
 
 /// `ns.method` → `(ns, method)`. Anything else, or a method starting with `_`, is unknown.
@@ -151,6 +175,23 @@ mod tests {
         for bad in ["getState", "a.b.c", "supervisor._update", ""] {
             assert_eq!(split_method(bad), Err(Fault::unknown_method()), "{bad}");
         }
+    }
+
+    #[test]
+    fn constant_answers_are_encoded_once_as_python_writes_them() {
+        let state = encoded_constant("getState").expect("getState is constant");
+        assert_eq!(
+            &state[..],
+            b"<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><struct>\n\
+<member>\n<name>statecode</name>\n<value><int>1</int></value>\n</member>\n<member>\n\
+<name>statename</name>\n<value><string>RUNNING</string></value>\n</member>\n</struct></value>\n\
+</param>\n</params>\n</methodResponse>\n"
+        );
+        assert_eq!(
+            state.as_ptr(),
+            encoded_constant("getState").unwrap().as_ptr()
+        );
+        assert!(encoded_constant("getPID").is_none());
     }
 
     #[test]

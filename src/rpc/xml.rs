@@ -5,11 +5,12 @@
 //! The parser never expands entities declared in a DTD: any `<!DOCTYPE>` is refused, and only
 //! the five predefined entities and character references are resolved.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use base64::Engine as _;
 use chrono::NaiveDateTime;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::fault::Fault;
@@ -92,23 +93,65 @@ fn bad(msg: impl Into<String>) -> ParseError {
 /// Nesting deeper than this is refused, so a hostile body cannot exhaust the stack.
 const MAX_DEPTH: usize = 256;
 
+/// The element names of XML-RPC documents, so that reading one allocates no names.
+const KNOWN_NAMES: [&str; 21] = [
+    "methodCall",
+    "methodName",
+    "methodResponse",
+    "params",
+    "param",
+    "value",
+    "int",
+    "i4",
+    "i8",
+    "boolean",
+    "string",
+    "double",
+    "dateTime.iso8601",
+    "base64",
+    "array",
+    "data",
+    "struct",
+    "member",
+    "name",
+    "nil",
+    "fault",
+];
+
 /// A minimal element tree: enough to read XML-RPC, which never uses attributes or mixed content.
+/// Text borrows from the document unless it had to be unescaped, and XML-RPC's names are
+/// static, so parsing a call allocates little more than the children lists.
 #[derive(Debug, Default)]
-struct Element {
-    name: String,
+struct Element<'a> {
+    name: Cow<'a, str>,
     /// Text before the first child element (Python's `elem.text`).
-    text: String,
-    children: Vec<Element>,
+    text: Cow<'a, str>,
+    children: Vec<Element<'a>>,
 }
 
-impl Element {
-    fn child(&self, name: &str) -> Option<&Element> {
+impl<'a> Element<'a> {
+    fn new(start: &BytesStart<'_>) -> Element<'a> {
+        let raw = start.name();
+        let name = match KNOWN_NAMES
+            .iter()
+            .find(|known| known.as_bytes() == raw.as_ref())
+        {
+            Some(known) => Cow::Borrowed(*known),
+            None => Cow::Owned(String::from_utf8_lossy(raw.as_ref()).into_owned()),
+        };
+        Element {
+            name,
+            ..Element::default()
+        }
+    }
+
+    fn child(&self, name: &str) -> Option<&Element<'a>> {
         self.children.iter().find(|c| c.name == name)
     }
 }
 
 /// Parses a document into its root element, refusing DTDs and undeclared entities.
-fn parse_tree(body: &[u8]) -> Result<Element, ParseError> {
+fn parse_tree(body: &[u8]) -> Result<Element<'_>, ParseError> {
     let text = std::str::from_utf8(body).map_err(|_| bad("not UTF-8"))?;
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
@@ -124,17 +167,10 @@ fn parse_tree(body: &[u8]) -> Result<Element, ParseError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(bad("nested too deeply"));
                 }
-                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
-                stack.push(Element {
-                    name,
-                    ..Element::default()
-                });
+                stack.push(Element::new(&start));
             }
             Event::Empty(start) => {
-                let element = Element {
-                    name: String::from_utf8_lossy(start.name().as_ref()).into_owned(),
-                    ..Element::default()
-                };
+                let element = Element::new(&start);
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
                     None if root.is_none() => root = Some(element),
@@ -150,11 +186,11 @@ fn parse_tree(body: &[u8]) -> Result<Element, ParseError> {
             }
             Event::Text(t) => {
                 let content = t.xml10_content().map_err(|e| bad(e.to_string()))?;
-                push_text(&mut stack, &content)?;
+                push_text(&mut stack, content)?;
             }
             Event::CData(c) => {
                 let content = c.decode().map_err(|e| bad(e.to_string()))?;
-                push_text(&mut stack, &content)?;
+                push_text(&mut stack, content)?;
             }
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref().map_err(|e| bad(e.to_string()))? {
@@ -173,7 +209,7 @@ fn parse_tree(body: &[u8]) -> Result<Element, ParseError> {
                         }
                     },
                 };
-                push_text(&mut stack, resolved.encode_utf8(&mut [0; 4]))?;
+                push_text(&mut stack, Cow::Owned(resolved.to_string()))?;
             }
             Event::DocType(_) => return Err(bad("DOCTYPE declarations are not accepted")),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
@@ -186,10 +222,14 @@ fn parse_tree(body: &[u8]) -> Result<Element, ParseError> {
     root.ok_or_else(|| bad("no root element"))
 }
 
-fn push_text(stack: &mut [Element], content: &str) -> Result<(), ParseError> {
+fn push_text<'a>(stack: &mut [Element<'a>], content: Cow<'a, str>) -> Result<(), ParseError> {
     match stack.last_mut() {
         Some(el) if el.children.is_empty() => {
-            el.text.push_str(content);
+            if el.text.is_empty() {
+                el.text = content;
+            } else {
+                el.text.to_mut().push_str(&content);
+            }
             Ok(())
         }
         Some(_) => Ok(()),
@@ -201,10 +241,10 @@ fn push_text(stack: &mut [Element], content: &str) -> Result<(), ParseError> {
 /// Reads a `<value>` element. An untyped `<value>text</value>` is a string.
 fn value(el: &Element) -> Result<Value, ParseError> {
     let Some(typed) = el.children.first() else {
-        return Ok(Value::String(el.text.clone()));
+        return Ok(Value::String(el.text.to_string()));
     };
-    let text = typed.text.as_str();
-    Ok(match typed.name.as_str() {
+    let text: &str = &typed.text;
+    Ok(match &*typed.name {
         "int" | "i4" | "i8" => Value::Int(
             text.trim()
                 .parse()
@@ -245,7 +285,10 @@ fn value(el: &Element) -> Result<Value, ParseError> {
                 .iter()
                 .filter(|c| c.name == "member")
                 .map(|m| {
-                    let name = m.child("name").map(|n| n.text.clone()).unwrap_or_default();
+                    let name = m
+                        .child("name")
+                        .map(|n| n.text.to_string())
+                        .unwrap_or_default();
                     let v = m
                         .child("value")
                         .ok_or_else(|| bad("member without value"))?;

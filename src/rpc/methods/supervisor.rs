@@ -16,30 +16,46 @@ use crate::rpc::xml::{Value, Writer};
 /// `getAPIVersion`'s answer.
 const API_VERSION: &str = "3.0";
 
+/// The methods without arguments whose answer never changes while the supervisor is RUNNING.
+const CONSTANT: [&str; 4] = [
+    "getAPIVersion",
+    "getVersion",
+    "getSupervisorVersion",
+    "getState",
+];
+
+/// The answer of a method in [`CONSTANT`]: the one definition both [`call`] and the
+/// dispatcher's pre-encoded responses use, so the two cannot drift apart.
+fn constant(method: &str) -> Option<Value> {
+    match method {
+        "getAPIVersion" | "getVersion" => Some(Value::from(API_VERSION)),
+        "getSupervisorVersion" => Some(Value::from(crate::VERSION)),
+        "getState" => Some(Value::structure([
+            ("statecode", Value::Int(1)),
+            ("statename", Value::from("RUNNING")),
+        ])),
+        _ => None,
+    }
+}
+
+/// Every method in [`CONSTANT`] with its answer.
+pub(crate) fn constants() -> impl Iterator<Item = (&'static str, Value)> {
+    CONSTANT
+        .into_iter()
+        .filter_map(|method| constant(method).map(|value| (method, value)))
+}
+
 /// Calls one `supervisor.*` method by its bare name.
 pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Result<Value, Fault> {
+    if let Some(value) = constant(method) {
+        args.count(0, 0)?;
+        handle.check_running().await?;
+        return Ok(value);
+    }
     match method {
-        "getAPIVersion" | "getVersion" => {
-            args.count(0, 0)?;
-            handle.check_running().await?;
-            Ok(Value::from(API_VERSION))
-        }
-        "getSupervisorVersion" => {
-            args.count(0, 0)?;
-            handle.check_running().await?;
-            Ok(Value::from(crate::VERSION))
-        }
         "getIdentification" => {
             args.count(0, 0)?;
             Ok(Value::from(handle.get_state().await?.identifier))
-        }
-        "getState" => {
-            args.count(0, 0)?;
-            handle.check_running().await?;
-            Ok(Value::structure([
-                ("statecode", Value::Int(1)),
-                ("statename", Value::from("RUNNING")),
-            ]))
         }
         "getPID" => {
             args.count(0, 0)?;
