@@ -36,6 +36,7 @@ SIDES = ("ours", "python", "floor")
 RUNNING = 20  # ProcessStates.RUNNING
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TOKEN_VAR = "SUPERVISOR_BENCH_TOKEN"
+BENCHES = Path(__file__).resolve().parent
 
 
 class BenchError(Exception):
@@ -606,26 +607,49 @@ def _getstate_client(path, seconds, barrier, results):
         results.put(f"{type(exc).__name__}: {exc}")
 
 
+def getstate_clients(socket_path, ctx):
+    """8 client processes calling getState back to back on `socket_path`: total calls/s."""
+    s = ctx.scale
+    mp = multiprocessing.get_context("fork")
+    barrier, results = mp.Barrier(s.rpc_clients), mp.Queue()
+    clients = [mp.Process(target=_getstate_client,
+                          args=(socket_path, s.rpc_seconds, barrier, results))
+               for _ in range(s.rpc_clients)]
+    for client in clients:
+        client.start()
+    counts = [results.get(timeout=s.rpc_seconds + 120) for _ in clients]
+    for client in clients:
+        client.join()
+    errors = [c for c in counts if isinstance(c, str)]
+    if errors:
+        raise BenchError(f"getState client failed: {errors[0]}")
+    return sum(counts) / s.rpc_seconds
+
+
 def bench_getstate(binary, ctx):
     """8 client processes calling getState back to back for 5 s over the unix socket, with
     100 programs running: total requests/s."""
-    s = ctx.scale
-    with Daemon(binary, ctx, [sleepers(s.rpc_programs)], "getstate") as daemon:
-        daemon.wait_all_running(s.rpc_programs)
-        mp = multiprocessing.get_context("fork")
-        barrier, results = mp.Barrier(s.rpc_clients), mp.Queue()
-        clients = [mp.Process(target=_getstate_client,
-                              args=(daemon.socket, s.rpc_seconds, barrier, results))
-                   for _ in range(s.rpc_clients)]
-        for client in clients:
-            client.start()
-        counts = [results.get(timeout=s.rpc_seconds + 120) for _ in clients]
-        for client in clients:
-            client.join()
-        errors = [c for c in counts if isinstance(c, str)]
-        if errors:
-            raise BenchError(f"getState client failed: {errors[0]}")
-        return {"getstate_rate": sum(counts) / s.rpc_seconds}
+    with Daemon(binary, ctx, [sleepers(ctx.scale.rpc_programs)], "getstate") as daemon:
+        daemon.wait_all_running(ctx.scale.rpc_programs)
+        return {"getstate_rate": getstate_clients(daemon.socket, ctx)}
+
+
+def floor_getstate(ctx):
+    """The getState floor: the same clients against benches/floor_server.c, a trivial C epoll
+    server answering every request with Python's getState bytes (no XML parsing, no state):
+    what this machine and these Python clients allow at best."""
+    server = ctx.session / "floor_server"
+    if not server.exists():
+        subprocess.run(["cc", "-O2", "-o", str(server), str(BENCHES / "floor_server.c")],
+                       check=True)
+    sock = ctx.session / "floor.sock"
+    proc = subprocess.Popen([str(server), str(sock)])
+    try:
+        wait_until(sock.exists, 10, "the floor server's socket")
+        return {"getstate_rate": getstate_clients(sock, ctx)}
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -674,7 +698,8 @@ SCENARIOS = [
     Scenario("respawn", "Respawn after a crash, {s.respawn_seconds:g} s of crash loop", bench_respawn, [
         Metric("respawn", "exited → next spawned, median", "ms", (("abs", "<=", 10),))]),
     Scenario("getstate", "getState, {s.rpc_clients} client processes × {s.rpc_seconds:g} s, {s.rpc_programs} programs", bench_getstate, [
-        Metric("getstate_rate", "getState throughput", "calls/s", (("python", ">=", 20),))]),
+        Metric("getstate_rate", "getState throughput", "calls/s", (("python", ">=", 20),))],
+        floor=floor_getstate),
 ]
 
 
