@@ -620,3 +620,57 @@ fn auth_sha_password() {
     assert_eq!(outs.0[1].2, 1, "{outs:?}");
     assert_eq!(outs.0, outs.1);
 }
+
+/// A named log file appears with the program's first spawn, as in Python: before that (and
+/// after a spawn error) reading it answers NO_FILE and `tail` says `no log file`.
+const NEVER_RUN: &str = "
+[program:silent]
+command=sh -c 'echo hello; exec sleep 1000'
+autostart=false
+startsecs=0
+stdout_logfile=%(here)s/silent.out
+
+[program:missing]
+command=/nonexistent/program
+startretries=0
+stdout_logfile=%(here)s/missing.out
+";
+
+#[test]
+fn named_logs_appear_with_the_first_spawn() {
+    let pair = Pair::start(NEVER_RUN);
+    pair.wait_for_state("missing", "FATAL");
+    let calls: [(&str, &[Value]); 4] = [
+        (
+            "supervisor.readProcessStdoutLog",
+            &[Value::Int(0), Value::Int(0)],
+        ),
+        (
+            "supervisor.readProcessStdoutLog",
+            &[Value::Int(-5), Value::Int(5)],
+        ),
+        (
+            "supervisor.tailProcessStdoutLog",
+            &[Value::Int(-5), Value::Int(0)],
+        ),
+        (
+            "supervisor.tailProcessStdoutLog",
+            &[Value::Int(0), Value::Int(100)],
+        ),
+    ];
+    for name in ["silent", "missing"] {
+        for (method, args) in calls {
+            let mut params = vec![Value::Str(name.into())];
+            params.extend_from_slice(args);
+            let (py, ours) = pair.both(|d| d.normalise(&format!("{:?}", d.rpc(method, &params))));
+            assert_same(&format!("{method}({name}, {args:?})"), &py, &ours);
+        }
+        let (py, ours) = pair.both(|d| d.dir().join(format!("{name}.out")).exists());
+        assert_eq!((py, ours), (false, false), "{name}.out exists");
+    }
+    assert_eq!(pair.ctl(&["tail", "silent"]).code, 1);
+    pair.ctl(&["clear", "silent"]);
+    pair.ctl(&["start", "silent"]);
+    pair.both(|d| wait_for_tail(d, "silent", "hello"));
+    pair.ctl(&["tail", "silent"]);
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::{LogLevel, LogTarget, Supervisord};
 
-use super::rotating::RotatingFile;
+use super::rotating::{remove_log_file, RotatingFile};
 
 /// Python's four-letter level name.
 pub fn level_name(level: LogLevel) -> &'static str {
@@ -169,7 +169,7 @@ impl MainLog {
     /// itself when there is no file; an unlink error is returned (FAILED).
     pub fn clear(&self) -> io::Result<()> {
         if let Sink::File(f) = &*self.sink() {
-            std::fs::remove_file(f.path())?;
+            remove_log_file(f.path())?;
         }
         let handlers = 1 + usize::from(self.inner.echo.load(Ordering::Relaxed));
         for _ in 0..handlers {

@@ -499,11 +499,11 @@ fn open_stream(
         None => None,
         Some(path) => match other.filter(|o| lock(o).path() == path) {
             Some(shared) => Some(Arc::clone(shared)),
-            None => Some(Arc::new(Mutex::new(RotatingFile::open(
+            None => Some(Arc::new(Mutex::new(RotatingFile::unopened(
                 &path,
                 cfg.logfile_maxbytes,
                 cfg.logfile_backups,
-            )?))),
+            )))),
         },
     };
     Ok(Stream {
@@ -513,7 +513,8 @@ fn open_stream(
 }
 
 impl ProcessLogs {
-    /// Opens (creating `AUTO` files in `childlogdir`) the log files of `p`. With
+    /// Prepares the log files of `p`: `AUTO` files are created in `childlogdir` now (Python's
+    /// `mkstemp` when the config is realized), named files at the first spawn. With
     /// `redirect_stderr` stderr has no file. When both streams name the same path they share
     /// one writer (stdout's maxbytes/backups apply), so rotation keeps them together.
     pub fn new(p: &ProcessConfig, sup: &Supervisord) -> io::Result<ProcessLogs> {
@@ -565,7 +566,7 @@ impl ProcessLogs {
         let rx = pipe::Receiver::from_owned_fd(pipe)?;
         let stream = self.stream(channel);
         if let Some(f) = &stream.file {
-            let _ = lock(f).reopen();
+            let _ = lock(f).open_now();
         }
         let ctx = Arc::new(StreamCtx {
             name: self.name.clone(),

@@ -11,7 +11,9 @@ use nix::fcntl::{splice, SpliceFFlags};
 #[derive(Debug)]
 pub(crate) struct RotatingFile {
     path: PathBuf,
-    file: File,
+    /// `None` until first opened: a child's named log file appears with its first spawn, as
+    /// in Python (so a program that never ran has no file, and reading it answers NO_FILE).
+    file: Option<File>,
     /// The same open file without `O_APPEND` (splice(2) refuses append-mode targets), opened
     /// on first use through `/proc/self/fd` and dropped whenever `file` is replaced.
     splice_out: Option<File>,
@@ -30,16 +32,49 @@ fn ignore_not_found(r: io::Result<()>) -> io::Result<()> {
     }
 }
 
+/// Unlinks `path` if it is a regular file (NotFound if there is none). Anything else
+/// (`/dev/null`, `/dev/stdout` in a container, a FIFO) is left in place: Python unlinks it
+/// too, which as root replaces `/dev/null` with a regular file.
+pub(crate) fn remove_log_file(path: &Path) -> io::Result<()> {
+    if std::fs::symlink_metadata(path)?.is_file() {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
+}
+
 impl RotatingFile {
     /// Opens `path` for appending (created if missing). `maxbytes == 0` never rotates.
     pub(crate) fn open(path: &Path, maxbytes: u64, backups: u32) -> io::Result<RotatingFile> {
-        Ok(RotatingFile {
+        let mut f = RotatingFile::unopened(path, maxbytes, backups);
+        f.open_now()?;
+        Ok(f)
+    }
+
+    /// A log file not opened (nor created) until [`open_now`](Self::open_now) or the first
+    /// write.
+    pub(crate) fn unopened(path: &Path, maxbytes: u64, backups: u32) -> RotatingFile {
+        RotatingFile {
             path: path.to_path_buf(),
-            file: open_append(path)?,
+            file: None,
             splice_out: None,
             maxbytes,
             backups,
-        })
+        }
+    }
+
+    /// (Re)opens the path for appending, creating the file if missing (at each spawn).
+    pub(crate) fn open_now(&mut self) -> io::Result<()> {
+        self.splice_out = None;
+        self.file = Some(open_append(&self.path)?);
+        Ok(())
+    }
+
+    /// The open file, opened now if it never was.
+    fn file(&mut self) -> io::Result<&File> {
+        if self.file.is_none() {
+            self.open_now()?;
+        }
+        Ok(self.file.as_ref().expect("opened above"))
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -49,8 +84,10 @@ impl RotatingFile {
     /// Appends all of `data`, then rotates if the file position reached `maxbytes`
     /// (checked after every write, as Python does, so a file may exceed it by one write).
     pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        self.file.write_all(data)?;
-        if self.maxbytes > 0 && self.file.stream_position()? >= self.maxbytes {
+        let maxbytes = self.maxbytes;
+        let mut file = self.file()?;
+        file.write_all(data)?;
+        if maxbytes > 0 && file.stream_position()? >= maxbytes {
             self.rotate()?;
         }
         Ok(())
@@ -67,15 +104,15 @@ impl RotatingFile {
     /// empty pipe; any other error (e.g. `EINVAL` from a file system without splice support)
     /// means the caller should fall back to read + write.
     pub(crate) fn splice_from(&mut self, pipe: BorrowedFd<'_>, max: usize) -> io::Result<usize> {
+        let mut offset = self.file()?.seek(SeekFrom::End(0))? as i64;
         let out = match &self.splice_out {
             Some(out) => out,
             None => {
-                let path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+                let path = format!("/proc/self/fd/{}", self.file()?.as_raw_fd());
                 self.splice_out
                     .insert(OpenOptions::new().write(true).open(path)?)
             }
         };
-        let mut offset = (&self.file).seek(SeekFrom::End(0))? as i64;
         let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
         let n = splice(pipe, None, out.as_fd(), Some(&mut offset), max, flags)?;
         if n > 0 && self.maxbytes > 0 && offset as u64 >= self.maxbytes {
@@ -96,7 +133,7 @@ impl RotatingFile {
             remove_and_rename(&self.path, &self.numbered(1))?;
         }
         self.splice_out = None;
-        self.file = File::create(&self.path)?;
+        self.file = Some(File::create(&self.path)?);
         Ok(())
     }
 
@@ -107,15 +144,20 @@ impl RotatingFile {
     }
 
     /// Closes and reopens the path (SIGUSR2): a file renamed away is left, a new one created.
+    /// A file never opened stays so.
     pub(crate) fn reopen(&mut self) -> io::Result<()> {
-        self.splice_out = None;
-        self.file = open_append(&self.path)?;
-        Ok(())
+        match self.file {
+            Some(_) => self.open_now(),
+            None => Ok(()),
+        }
     }
 
-    /// Unlinks the file (a missing file is fine) and reopens a new empty one; backups untouched.
+    /// Unlinks the file (see [`remove_log_file`]) and reopens a new empty one; backups
+    /// untouched. A file never opened is left alone, as Python has no handler for it yet.
     pub(crate) fn clear(&mut self) -> io::Result<()> {
-        ignore_not_found(std::fs::remove_file(&self.path))?;
+        if self.file.is_some() {
+            ignore_not_found(remove_log_file(&self.path))?;
+        }
         self.reopen()
     }
 }
@@ -209,5 +251,37 @@ mod tests {
         std::fs::remove_file(&p).unwrap();
         f.clear().unwrap();
         assert!(p.exists());
+    }
+
+    #[test]
+    fn unopened_file_appears_only_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let mut f = RotatingFile::unopened(&p, 0, 0);
+        f.reopen().unwrap();
+        f.clear().unwrap();
+        assert!(
+            !p.exists(),
+            "reopen and clear leave a never-opened file alone"
+        );
+        f.open_now().unwrap();
+        assert_eq!(read(&p), b"");
+        f.write(b"x").unwrap();
+        assert_eq!(read(&p), b"x");
+    }
+
+    #[test]
+    fn clear_never_unlinks_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"kept").unwrap();
+        let link = dir.path().join("stdout");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut f = RotatingFile::open(&link, 0, 0).unwrap();
+        f.clear().unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        let mut null = RotatingFile::open(Path::new("/dev/null"), 0, 0).unwrap();
+        null.clear().unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
     }
 }
