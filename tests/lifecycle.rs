@@ -494,6 +494,38 @@ fn sighup_restarts_with_the_new_config_like_python() {
     assert_no_zombies(pair.ours.pid());
 }
 
+/// SIGHUP into a config that no longer parses: the daemon stops its children and exits 2 with
+/// Python's usage lines (`Error: ...`, `For help, use ... -h`).
+#[test]
+fn sighup_into_a_broken_config_exits_2_like_python() {
+    let body = "[program:a]\ncommand=sleep 1000\nstartsecs=0\n";
+    let mut pair = Pair::start(body);
+    pair.wait_for_state("a", "RUNNING");
+    let children = pair.both(|d| d.info("a").field("pid").int());
+    pair.both(|d| d.rewrite_config(&format!("{body}startretries=abc\n")));
+    pair.both(|d| d.signal(Signal::SIGHUP));
+    let py = pair.python.wait_exit(Duration::from_secs(20)).code();
+    let ours = pair.ours.wait_exit(Duration::from_secs(20)).code();
+    assert_eq!((py, ours), (Some(2), Some(2)));
+    let usage_lines = |d: &support::Daemon| {
+        let out = fs::read_to_string(d.dir().join("daemon.out")).unwrap();
+        let error = out.lines().find(|l| l.starts_with("Error: ")).map(|l| {
+            l.starts_with(
+                "Error: invalid literal for int() with base 10: 'abc' in section 'program:a'",
+            )
+        });
+        let help = out.lines().last().map(|l| l.starts_with("For help, use "));
+        (error, help)
+    };
+    assert_eq!(usage_lines(&pair.python), (Some(true), Some(true)));
+    assert_eq!(usage_lines(&pair.ours), (Some(true), Some(true)));
+    for pid in [children.0, children.1] {
+        wait_until("the child is gone", Duration::from_secs(10), || {
+            !is_live(pid as u32)
+        });
+    }
+}
+
 // ---- 3. SIGUSR2 with moved logs --------------------------------------------------------------
 
 #[test]
