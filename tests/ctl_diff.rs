@@ -674,3 +674,50 @@ fn named_logs_appear_with_the_first_spawn() {
     pair.both(|d| wait_for_tail(d, "silent", "hello"));
     pair.ctl(&["tail", "silent"]);
 }
+
+/// `start` on a process that is still stopping spawns nothing: Python warns `already running`
+/// and answers ABNORMAL_TERMINATION at once; the process keeps stopping with the same pid.
+#[test]
+fn start_while_stopping() {
+    let pair = Pair::start(
+        "
+[program:stubborn]
+command=sh -c \"trap 'echo got-term' TERM; while :; do sleep 0.1; done\"
+startsecs=1
+stopwaitsecs=5
+",
+    );
+    pair.wait_for_state("stubborn", "RUNNING");
+    let pids = pair.both(|d| d.info("stubborn").field("pid").int());
+    pair.both(|d| {
+        d.rpc(
+            "supervisor.stopProcess",
+            &[Value::Str("stubborn".into()), Value::Bool(false)],
+        )
+        .unwrap()
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(
+        pair.ctl(&["start", "stubborn"]).stdout,
+        "stubborn: ERROR (abnormal termination)\n"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "answered at once"
+    );
+    pair.both(|d| {
+        d.wait_for_log(
+            "WARN process 'stubborn' already running",
+            Duration::from_secs(5),
+        )
+    });
+    let after = pair.both(|d| {
+        let info = d.info("stubborn");
+        (
+            info.field("statename").str().to_owned(),
+            info.field("pid").int(),
+        )
+    });
+    assert_eq!(after.0, ("STOPPING".to_owned(), pids.0));
+    assert_eq!(after.1, ("STOPPING".to_owned(), pids.1));
+}

@@ -144,6 +144,12 @@ impl Step<'_> {
         use ProcessState as S;
         match (self.life.state, input) {
             (S::Stopped | S::Exited | S::Fatal | S::Backoff, Input::Start) => self.spawn(),
+            // Python's `spawn` with a pid still set (only STOPPING gets here): a warning, no
+            // spawn; `startProcess` then sees a state that is neither STARTING nor RUNNING.
+            (S::Stopping, Input::Start) => {
+                let msg = format!("process '{}' already running", self.config.name);
+                self.log(LogLevel::Warn, msg);
+            }
             (S::Starting, Input::Spawned { pid }) if self.life.pid == 0 => self.spawned(pid),
             (S::Starting, Input::SpawnFailed { error }) if self.life.pid == 0 => {
                 self.spawn_failed(error)
@@ -846,5 +852,19 @@ mod tests {
         assert_eq!(rig.life.state, S::Unknown);
         assert!(!rig.life.killing);
         assert!(fx.contains(&Effect::CancelTimer));
+    }
+
+    #[test]
+    fn start_while_stopping_only_warns() {
+        let mut rig = Rig::new().in_state(S::Stopping);
+        let fx = rig.feed(Input::Start);
+        assert_eq!(
+            fx,
+            [Effect::Log(
+                LogLevel::Warn,
+                "process 'web' already running".into()
+            )]
+        );
+        assert_eq!(rig.life.state, S::Stopping);
     }
 }

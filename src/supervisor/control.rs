@@ -102,10 +102,15 @@ impl Supervisor {
         if process.life.spawnerr.is_some() {
             return Step::Done(Err(SupervisorError::SpawnError(name.into())));
         }
-        if !wait || process.life.state == ProcessState::Running {
-            return Step::Done(Ok(()));
+        match process.life.state {
+            ProcessState::Running => Step::Done(Ok(())),
+            // Still stopping: nothing was spawned; Python's wait sees the state at once.
+            ProcessState::Stopping if wait => {
+                Step::Done(Err(SupervisorError::AbnormalTermination(name.into())))
+            }
+            _ if !wait => Step::Done(Ok(())),
+            _ => Step::Pending,
         }
-        Step::Pending
     }
 
     /// `stopProcess` for one process.
