@@ -526,6 +526,33 @@ fn sighup_into_a_broken_config_exits_2_like_python() {
     }
 }
 
+/// A program that exits at once with `startsecs=0` (so it never reaches BACKOFF) is restarted
+/// at once after a crash, but never sooner than 100 ms after its previous spawn: no log flood.
+#[test]
+fn an_instant_crash_loop_is_paced_at_100_ms() {
+    let d = support::Daemon::start(
+        Impl::Ours,
+        "[program:crash]\ncommand=false\nstartsecs=0\nautorestart=true\n",
+    );
+    let spawn_times = || -> Vec<chrono::NaiveDateTime> {
+        d.main_log()
+            .lines()
+            .filter(|l| l.contains("spawned: 'crash'"))
+            .map(|l| {
+                chrono::NaiveDateTime::parse_from_str(&l[..23], "%Y-%m-%d %H:%M:%S,%3f").unwrap()
+            })
+            .collect()
+    };
+    wait_until("six spawns", Duration::from_secs(10), || {
+        spawn_times().len() >= 6
+    });
+    let times = spawn_times();
+    for pair in times.windows(2) {
+        let gap = (pair[1] - pair[0]).num_milliseconds();
+        assert!((99..1000).contains(&gap), "spawn gap {gap} ms: {times:?}");
+    }
+}
+
 // ---- 3. SIGUSR2 with moved logs --------------------------------------------------------------
 
 #[test]

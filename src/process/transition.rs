@@ -5,7 +5,7 @@
 //! exits, expired deadlines) and carries out the [`Effect`]s (fork/exec, kill, timers, log lines,
 //! state-change notifications). Every rule, log line and counter mirrors Python's.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::{AutoRestart, LogLevel, ProcessConfig};
 use crate::process::exit::ProcessEnd;
@@ -61,6 +61,10 @@ pub struct Context {
     pub epoch: i64,
     pub may_spawn: bool,
 }
+
+/// The shortest time between two automatic restarts of one process (see
+/// `Step::restart_when_due`).
+pub const MIN_RESTART_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Something that happened to, or was asked of, one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +177,16 @@ impl Step<'_> {
             (S::Backoff, Input::Deadline) => {
                 let due = self.life.delay.is_some_and(|d| self.ctx.now >= d);
                 if due && self.ctx.may_spawn && self.life.backoff <= self.config.startretries {
+                    self.spawn();
+                }
+            }
+            (S::Exited, Input::Deadline) => {
+                let due = self.life.delay.is_some_and(|d| self.ctx.now >= d);
+                let restarts = self
+                    .life
+                    .exitstatus
+                    .is_some_and(|es| self.restarts_after(es));
+                if due && self.ctx.may_spawn && restarts {
                     self.spawn();
                 }
             }
@@ -297,8 +311,27 @@ impl Step<'_> {
                 );
             }
             if self.ctx.may_spawn && self.restarts_after(es) {
-                self.spawn();
+                self.restart_when_due();
             }
+        }
+    }
+
+    /// EXITED → STARTING for `autorestart`: at once, unless the last spawn was less than
+    /// [`MIN_RESTART_INTERVAL`] ago; then when that interval is over. Python restarts on its
+    /// next 1 s tick; we react at once to a crash, but a program that exits immediately (with
+    /// `startsecs=0` it never reaches BACKOFF) is not restarted more than 10 times a second.
+    fn restart_when_due(&mut self) {
+        let due = self
+            .life
+            .laststart
+            .map(|start| start + MIN_RESTART_INTERVAL)
+            .filter(|&due| due > self.ctx.now);
+        match due {
+            Some(at) => {
+                self.life.delay = Some(at);
+                self.effects.push(Effect::ArmTimer(at));
+            }
+            None => self.spawn(),
         }
     }
 
@@ -866,5 +899,34 @@ mod tests {
             )]
         );
         assert_eq!(rig.life.state, S::Stopping);
+    }
+
+    #[test]
+    fn a_program_that_exits_at_once_restarts_at_most_every_100_ms() {
+        let mut rig = Rig::new();
+        rig.config.startsecs = Duration::ZERO;
+        rig.config.autorestart = AutoRestart::Always;
+        rig.feed(Input::Start);
+        rig.feed(Input::Spawned { pid: 42 });
+        rig.at(0.2).feed(Input::Deadline);
+        assert_eq!(rig.life.state, S::Running);
+        // Up for 200 ms: restarted at once.
+        rig.at(0.2).feed(Input::Exited {
+            end: ProcessEnd::Exited(1),
+        });
+        assert_eq!(rig.life.state, S::Starting);
+        rig.at(0.2).feed(Input::Spawned { pid: 43 });
+        rig.at(0.21).feed(Input::Deadline);
+        // Up for 10 ms: restarted when 100 ms have passed since its spawn.
+        let fx = rig.at(0.21).feed(Input::Exited {
+            end: ProcessEnd::Exited(1),
+        });
+        assert_eq!(rig.life.state, S::Exited);
+        let due = rig.t0 + Duration::from_millis(300);
+        assert!(fx.contains(&Effect::ArmTimer(due)), "{fx:?}");
+        rig.at(0.25).feed(Input::Deadline);
+        assert_eq!(rig.life.state, S::Exited);
+        rig.at(0.3).feed(Input::Deadline);
+        assert_eq!(rig.life.state, S::Starting);
     }
 }
