@@ -57,23 +57,19 @@ impl Signal {
     pub const USR2: Signal = Signal(libc::SIGUSR2);
     pub const CHLD: Signal = Signal(libc::SIGCHLD);
 
-    /// Parses `TERM`, `sigterm`, `Hup` or a number (`15`), as `datatypes.signal_number` does.
-    pub fn parse(value: &str) -> Option<Signal> {
-        let v = value.trim();
-        if let Ok(n) = v.parse::<i32>() {
-            return Signal::from_number(n);
-        }
-        let upper = v.to_ascii_uppercase();
-        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    /// The signal called `name` (upper case, without `SIG`: `TERM`, `CLD`), if there is one.
+    /// Python's full `signal_number` rules are `config::types::signal`.
+    pub fn from_name(name: &str) -> Option<Signal> {
         NAMES
             .iter()
-            .find(|(name, _)| *name == bare)
+            .find(|&&(n, _)| n == name)
             .map(|&(_, n)| Signal(n))
     }
 
-    /// A signal from its number, if the platform has it (1..=SIGRTMAX).
+    /// A signal from its number, if the platform has it (0..=SIGRTMAX; 0 is `kill`'s existence
+    /// check, which Python accepts through its `SIG_DFL`/`SIG_BLOCK` constants).
     pub fn from_number(n: i32) -> Option<Signal> {
-        (1..=libc::SIGRTMAX()).contains(&n).then_some(Signal(n))
+        (0..=libc::SIGRTMAX()).contains(&n).then_some(Signal(n))
     }
 
     pub fn number(self) -> i32 {
@@ -105,18 +101,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_any_case_with_or_without_prefix() {
-        assert_eq!(Signal::parse("TERM"), Some(Signal::TERM));
-        assert_eq!(Signal::parse("sigterm"), Some(Signal::TERM));
-        assert_eq!(Signal::parse("Hup"), Some(Signal::HUP));
-        assert_eq!(Signal::parse("9"), Some(Signal::KILL));
-    }
-
-    #[test]
-    fn rejects_unknown_names_and_numbers() {
-        assert_eq!(Signal::parse("FOO"), None);
-        assert_eq!(Signal::parse("0"), None);
-        assert_eq!(Signal::parse("999"), None);
+    fn names_and_numbers() {
+        assert_eq!(Signal::from_name("TERM"), Some(Signal::TERM));
+        assert_eq!(Signal::from_name("CLD"), Some(Signal::CHLD));
+        assert_eq!(Signal::from_name("SIGTERM"), None);
+        assert_eq!(Signal::from_name("FOO"), None);
+        assert_eq!(Signal::from_number(9), Some(Signal::KILL));
+        assert_eq!(Signal::from_number(0).map(Signal::number), Some(0));
+        assert_eq!(Signal::from_number(999), None);
     }
 
     #[test]

@@ -721,3 +721,37 @@ stopwaitsecs=5
     assert_eq!(after.0, ("STOPPING".to_owned(), pids.0));
     assert_eq!(after.1, ("STOPPING".to_owned(), pids.1));
 }
+
+/// `signalProcess` accepts exactly Python's `SIGNUMS`: 1..=31, 34 and 64, and by accident 0,
+/// 1 and 2 through `SIG_DFL`, `SIG_IGN`, `SIG_BLOCK`, `SIG_SETMASK`; booleans are `int()`ed.
+#[test]
+fn signal_numbers_and_names_like_python() {
+    let pair = Pair::start(
+        "
+[program:deaf]
+command=python3 -c \"import signal, time; [signal.signal(s, signal.SIG_IGN) for s in (1, 2, 34, 64)]; time.sleep(1000)\"
+startsecs=1
+",
+    );
+    pair.wait_for_state("deaf", "RUNNING");
+    let signals = [
+        Value::Str("0".into()),
+        Value::Int(0),
+        Value::Str("RTMIN".into()),
+        Value::Str("SIGRTMAX".into()),
+        Value::Str("35".into()),
+        Value::Str("_DFL".into()),
+        Value::Str("SIG_IGN".into()),
+        Value::Str("_block".into()),
+        Value::Str("SIG_SETMASK".into()),
+        Value::Str("DFL".into()),
+        Value::Str("SIGSIGHUP".into()),
+        Value::Bool(true),
+    ];
+    for signal in signals {
+        let params = [Value::Str("deaf".into()), signal.clone()];
+        let (py, ours) = pair.both(|d| format!("{:?}", d.rpc("supervisor.signalProcess", &params)));
+        assert_same(&format!("signalProcess(deaf, {signal:?})"), &py, &ours);
+    }
+    pair.wait_for_state("deaf", "RUNNING");
+}

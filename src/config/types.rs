@@ -55,9 +55,11 @@ pub fn octal(v: &str) -> Result<u32> {
         .ok_or_else(|| ValueError(format!("{v} can not be converted to an octal type")))
 }
 
-/// Signal numbers Python's `signal` module exposes as `SIG*` attributes on Linux.
+/// Python's `SIGNUMS`: the values of every `SIG*` attribute of its `signal` module on Linux,
+/// the signals 1..=31, SIGRTMIN (34) and SIGRTMAX (64), and, by accident, the constants
+/// `SIG_DFL`/`SIG_BLOCK` (0), `SIG_IGN`/`SIG_UNBLOCK` (1) and `SIG_SETMASK` (2).
 fn python_signal_number(n: i64) -> bool {
-    (1..=31).contains(&n) || n == i64::from(libc::SIGRTMIN()) || n == i64::from(libc::SIGRTMAX())
+    (0..=31).contains(&n) || n == i64::from(libc::SIGRTMIN()) || n == i64::from(libc::SIGRTMAX())
 }
 
 /// `signal_number()`: a number Python knows, or a name with or without `SIG`, any case.
@@ -65,13 +67,16 @@ pub fn signal(v: &str) -> Result<Signal> {
     let num = match py::parse_int(v, 10) {
         Some(n) => n,
         None => {
+            // `getattr(signal, 'SIG' + name)` unless the name already starts with SIG.
             let upper = py::strip(v).to_uppercase();
             let name = upper.strip_prefix("SIG").unwrap_or(&upper);
             let n = match name {
                 "RTMIN" => Some(i64::from(libc::SIGRTMIN())),
                 "RTMAX" => Some(i64::from(libc::SIGRTMAX())),
-                _ if name.is_empty() || name.starts_with('_') => None,
-                _ => Signal::parse(name).map(|s| i64::from(s.number())),
+                "_DFL" | "_BLOCK" => Some(0),
+                "_IGN" | "_UNBLOCK" => Some(1),
+                "_SETMASK" => Some(2),
+                _ => Signal::from_name(name).map(|s| i64::from(s.number())),
             };
             match n {
                 Some(n) => n,

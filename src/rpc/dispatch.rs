@@ -153,10 +153,13 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// A signal argument: a name or number, as a string or an int.
+    /// A signal argument: a name or number; Python's `signal_number` applies `int()` first,
+    /// so booleans and doubles count as the number they truncate to.
     pub(crate) fn signal(&self, i: usize) -> Result<String, Fault> {
         match self.get(i)? {
             Value::Int(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(i64::from(*b).to_string()),
+            Value::Double(f) if f.is_finite() => Ok((f.trunc() as i64).to_string()),
             _ => self.string(i).map(str::to_string),
         }
     }

@@ -5,7 +5,6 @@ use tokio::sync::oneshot;
 
 use crate::process::spawn::{self, CommandError};
 use crate::process::{Input, ProcessState};
-use crate::signal::Signal;
 use crate::sys::child as sys;
 
 use super::actor::Supervisor;
@@ -189,7 +188,8 @@ impl Supervisor {
         name: &str,
         signal: &str,
     ) -> Result<(), SupervisorError> {
-        let sig = Signal::parse(signal).ok_or_else(|| SupervisorError::BadSignal(signal.into()))?;
+        let sig = crate::config::types::signal(signal)
+            .map_err(|_| SupervisorError::BadSignal(signal.into()))?;
         let process = self.table.get(id).expect("ids come from the table");
         if !process.life.state.is_signallable() {
             return Err(SupervisorError::NotRunning(name.into()));

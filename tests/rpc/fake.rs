@@ -252,9 +252,9 @@ impl World {
                 let _ = reply.send(Ok(World::results(self.group(&group).unwrap(), running)));
             }
             Request::SignalProcess { signal, reply, .. } => {
-                let _ = reply.send(match Signal::parse(&signal) {
-                    Some(_) => Ok(()),
-                    None => Err(SupervisorError::BadSignal(signal)),
+                let _ = reply.send(match supervisor::config::types::signal(&signal) {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(SupervisorError::BadSignal(signal)),
                 });
             }
             Request::ProcessLog {
