@@ -755,3 +755,36 @@ startsecs=1
     }
     pair.wait_for_state("deaf", "RUNNING");
 }
+
+/// Arguments Python takes loosely: `wait` by truthiness, names that are numbers.
+#[test]
+fn loose_argument_types_like_python() {
+    let pair = Pair::start(
+        "
+[program:manual]
+command=sleep 1000
+autostart=false
+startsecs=0
+",
+    );
+    let s = |v: &str| Value::Str(v.into());
+    let calls: Vec<(&str, Vec<Value>)> = vec![
+        ("supervisor.stopProcess", vec![s("manual"), s("no")]),
+        ("supervisor.stopProcessGroup", vec![s("manual"), s("x")]),
+        ("supervisor.startProcess", vec![s("manual"), s("")]),
+        ("supervisor.startProcess", vec![s("manual"), s("yes")]),
+        (
+            "supervisor.stopProcess",
+            vec![s("manual"), Value::Array(vec![])],
+        ),
+        ("supervisor.stopProcess", vec![s("manual"), Value::Int(1)]),
+        ("supervisor.addProcessGroup", vec![Value::Int(5)]),
+        ("supervisor.removeProcessGroup", vec![Value::Int(5)]),
+        ("supervisor.removeProcessGroup", vec![Value::Bool(true)]),
+        ("supervisor.readLog", vec![Value::Bool(true), Value::Int(3)]),
+    ];
+    for (method, params) in calls {
+        let (py, ours) = pair.both(|d| d.normalise(&format!("{:?}", d.rpc(method, &params))));
+        assert_same(&format!("{method}({params:?})"), &py, &ours);
+    }
+}

@@ -133,23 +133,32 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// An int argument; a string of digits counts, as Python applies `int()`.
+    /// An int argument, as Python's `int()` makes one: a string of digits, a boolean, a
+    /// double (truncated) count.
     pub(crate) fn int(&self, i: usize) -> Result<i64, Fault> {
         match self.get(i)? {
             Value::Int(n) => Ok(*n),
             Value::Bool(b) => Ok(i64::from(*b)),
+            Value::Double(f) if f.is_finite() => Ok(f.trunc() as i64),
             Value::String(s) => s.trim().parse().map_err(|_| Fault::incorrect_parameters()),
             _ => Err(Fault::incorrect_parameters()),
         }
     }
 
-    /// An optional boolean argument (`wait`); ints count, since some clients send `1`/`0`.
-    pub(crate) fn flag(&self, i: usize, default: bool) -> Result<bool, Fault> {
+    /// An optional boolean argument (`wait`): any value, taken by Python's truthiness, as
+    /// Python only ever tests it with `if wait`.
+    pub(crate) fn flag(&self, i: usize, default: bool) -> bool {
         match self.0.get(i) {
-            None => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::Int(n)) => Ok(*n != 0),
-            Some(_) => Err(Fault::incorrect_parameters()),
+            None => default,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Int(n)) => *n != 0,
+            Some(Value::Double(f)) => *f != 0.0,
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(Value::Base64(b)) => !b.is_empty(),
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::Struct(m)) => !m.is_empty(),
+            Some(Value::DateTime(_)) => true,
+            Some(Value::Nil) => false,
         }
     }
 
@@ -207,9 +216,17 @@ mod tests {
         ];
         let args = Args(&params);
         assert_eq!(args.int(0), Ok(10));
-        assert_eq!(args.flag(1, false), Ok(true));
-        assert_eq!(args.flag(9, true), Ok(true));
-        assert_eq!(args.flag(2, true), Err(Fault::incorrect_parameters()));
+        assert!(args.flag(1, false));
+        assert!(args.flag(9, true));
+        assert!(args.flag(2, false), "1.5 is true");
+        assert_eq!(args.int(2), Ok(1));
+        let falsy = [
+            Value::from(""),
+            Value::Double(0.0),
+            Value::Array(vec![]),
+            Value::Nil,
+        ];
+        assert!((0..falsy.len()).all(|i| !Args(&falsy).flag(i, true)));
         assert_eq!(args.string(1), Err(Fault::incorrect_parameters()));
         assert_eq!(args.string(3), Ok("hi"));
         assert_eq!(args.signal(1), Ok("1".to_string()));

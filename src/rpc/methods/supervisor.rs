@@ -93,17 +93,17 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
         }
         "addProcessGroup" => {
             args.count(1, 1)?;
-            handle.add_process_group(args.string(0)?).await?;
+            handle.add_process_group(&loose_string(args, 0)?).await?;
             Ok(Value::Bool(true))
         }
         "removeProcessGroup" => {
             args.count(1, 1)?;
-            handle.remove_process_group(args.string(0)?).await?;
+            handle.remove_process_group(&loose_string(args, 0)?).await?;
             Ok(Value::Bool(true))
         }
         "startProcess" => {
             args.count(1, 2)?;
-            let (name, wait) = (args.string(0)?, args.flag(1, true)?);
+            let (name, wait) = (args.string(0)?, args.flag(1, true));
             match group_spec(name) {
                 Some(group) => {
                     let results = handle.start_process_group(group, wait).await;
@@ -117,16 +117,16 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
         }
         "startProcessGroup" => {
             args.count(1, 2)?;
-            let (name, wait) = (args.string(0)?, args.flag(1, true)?);
+            let (name, wait) = (args.string(0)?, args.flag(1, true));
             results_value(handle.start_process_group(name, wait).await)
         }
         "startAllProcesses" => {
             args.count(0, 1)?;
-            results_value(handle.start_all_processes(args.flag(0, true)?).await)
+            results_value(handle.start_all_processes(args.flag(0, true)).await)
         }
         "stopProcess" => {
             args.count(1, 2)?;
-            let (name, wait) = (args.string(0)?, args.flag(1, true)?);
+            let (name, wait) = (args.string(0)?, args.flag(1, true));
             match group_spec(name) {
                 Some(group) => {
                     let results = handle.stop_process_group(group, wait).await;
@@ -140,12 +140,12 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
         }
         "stopProcessGroup" => {
             args.count(1, 2)?;
-            let (name, wait) = (args.string(0)?, args.flag(1, true)?);
+            let (name, wait) = (args.string(0)?, args.flag(1, true));
             results_value(handle.stop_process_group(name, wait).await)
         }
         "stopAllProcesses" => {
             args.count(0, 1)?;
-            results_value(handle.stop_all_processes(args.flag(0, true)?).await)
+            results_value(handle.stop_all_processes(args.flag(0, true)).await)
         }
         "signalProcess" => {
             args.count(2, 2)?;
@@ -237,7 +237,7 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
         "sendRemoteCommEvent" => {
             args.count(2, 2)?;
             handle
-                .send_remote_comm_event(args.string(0)?, args.string(1)?)
+                .send_remote_comm_event(&loose_string(args, 0)?, &loose_string(args, 1)?)
                 .await?;
             Ok(Value::Bool(true))
         }
@@ -281,13 +281,24 @@ fn channel_of(method: &str) -> Channel {
     }
 }
 
+/// A string argument where Python only compares or formats the value, so a scalar of another
+/// type works too (`addProcessGroup(5)` is `BAD_NAME: 5`, not a type fault).
+fn loose_string(args: &Args<'_>, i: usize) -> Result<String, Fault> {
+    match args.0.get(i) {
+        Some(v @ (Value::Int(_) | Value::Bool(_) | Value::Double(_) | Value::Nil)) => {
+            Ok(python_str(v))
+        }
+        _ => args.string(i).map(str::to_string),
+    }
+}
+
 /// How Python's `'%s' % value` shows a non-string argument in a fault string.
 fn python_str(v: &Value) -> String {
     match v {
         Value::Int(i) => i.to_string(),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
-        Value::Double(f) => f.to_string(),
+        Value::Double(f) => format!("{f:?}"),
         Value::Nil => "None".into(),
         _ => String::new(),
     }
