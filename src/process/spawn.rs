@@ -9,16 +9,16 @@ use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
 use std::io;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
 
 use nix::fcntl::OFlag;
 use nix::unistd::{AccessFlags, Gid, Uid, User};
 
 use crate::config::ProcessConfig;
-use crate::sys::child::{self as sys, ChildSetup, ChildUser};
+use crate::sys::child::{ChildSetup, ChildUser};
+use crate::sys::spawn::{self as sys, Exec};
 
 /// Why a command cannot be run, found before forking. The text is Python's `spawnerr`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +51,7 @@ pub struct SpawnContext {
 #[derive(Debug)]
 pub struct Child {
     pub pid: u32,
-    pub stdin: ChildStdin,
+    pub stdin: OwnedFd,
     pub stdout: OwnedFd,
     /// `None` under `redirect_stderr` (stderr shares the stdout pipe).
     pub stderr: Option<OwnedFd>,
@@ -263,8 +263,9 @@ pub fn user_label(user: &str) -> String {
     }
 }
 
-/// Forks and execs the child with its pipes. `Err` is the `spawnerr` text for failures before a
-/// child existed (pipes, fork); failures inside the child show up as its exit 127.
+/// Starts the child with its pipes. `Err` is the `spawnerr` text for failures before a child
+/// existed (pipes, clone) or of its `execve`; failures of the child's setup show up as its
+/// exit 127.
 pub fn spawn(
     config: &ProcessConfig,
     group: &str,
@@ -280,40 +281,14 @@ pub fn spawn(
             crate::py::repr(name)
         ),
     };
-    let (stdout_read, stdout_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error)?;
-    let stderr_pipe = if config.redirect_stderr {
-        None
-    } else {
-        Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error)?)
+    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error);
+    let (stdin_read, stdin_write) = pipe()?;
+    let (stdout_read, stdout_write) = pipe()?;
+    let (stderr_read, stderr_write) = match config.redirect_stderr {
+        true => (None, None),
+        false => pipe().map(|(read, write)| (Some(read), Some(write)))?,
     };
-    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| pipe_error(io_to_nix(&e)));
-    let child_stderr = match &stderr_pipe {
-        Some((_, write)) => dup(write)?,
-        None => dup(&stdout_write)?,
-    };
-
-    let mut command = Command::new(filename);
-    command
-        .arg0(&argv[0])
-        .args(&argv[1..])
-        .env_clear()
-        .envs(child_environment(config, group, ctx))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::from(stdout_write))
-        .stderr(Stdio::from(child_stderr));
-    sys::install_child_setup(
-        &mut command,
-        ChildSetup {
-            user: config.user.as_deref().and_then(resolve_user),
-            user_label: config.user.as_deref().map(user_label).unwrap_or_default(),
-            directory: config
-                .directory
-                .as_ref()
-                .and_then(|d| CString::new(d.as_os_str().as_encoded_bytes()).ok()),
-            umask: config.umask,
-        },
-    );
-    let mut child = sys::spawn_command(command).map_err(|e| match e.raw_os_error() {
+    let fork_error = |e: io::Error| match e.raw_os_error() {
         Some(libc::EAGAIN) => format!(
             "Too many processes in process table to spawn {}",
             crate::py::repr(name)
@@ -323,18 +298,54 @@ pub fn spawn(
             crate::py::repr(name),
             errno_text(&e)
         ),
-    })?;
-    let stdin = child.stdin.take().expect("stdin was configured as piped");
+    };
+    let exec = Exec {
+        program: c_string(filename.as_os_str().as_bytes()).map_err(fork_error)?,
+        argv: argv
+            .iter()
+            .map(|arg| c_string(arg.as_bytes()))
+            .collect::<io::Result<_>>()
+            .map_err(fork_error)?,
+        env: child_environment(config, group, ctx)
+            .into_iter()
+            .map(|(key, value)| {
+                let mut pair = key.into_vec();
+                pair.push(b'=');
+                pair.extend_from_slice(value.as_bytes());
+                c_string(&pair)
+            })
+            .collect::<io::Result<_>>()
+            .map_err(fork_error)?,
+        stdin: stdin_read,
+        stdout: stdout_write,
+        stderr: stderr_write,
+        setup: ChildSetup {
+            user: config.user.as_deref().and_then(resolve_user),
+            user_label: config.user.as_deref().map(user_label).unwrap_or_default(),
+            directory: config
+                .directory
+                .as_ref()
+                .and_then(|d| CString::new(d.as_os_str().as_encoded_bytes()).ok()),
+            umask: config.umask,
+        },
+    };
+    let pid = sys::spawn(exec).map_err(fork_error)?;
     Ok(Child {
-        pid: child.id(),
-        stdin,
+        pid,
+        stdin: stdin_write,
         stdout: stdout_read,
-        stderr: stderr_pipe.map(|(read, _)| read),
+        stderr: stderr_read,
     })
 }
 
-fn io_to_nix(e: &io::Error) -> nix::Error {
-    nix::Error::from_raw(e.raw_os_error().unwrap_or(0))
+/// A C string for `execve`; an interior NUL is the error std's `Command` reports for it.
+fn c_string(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "nul byte found in provided data",
+        )
+    })
 }
 
 /// `errno.errorcode` style (`EACCES`), falling back to the OS text.

@@ -3,4 +3,5 @@
 
 pub mod child;
 pub mod daemon;
+pub mod spawn;
 pub mod syslog;
