@@ -18,6 +18,7 @@ use nix::unistd::{AccessFlags, Gid, Uid, User};
 
 use crate::config::ProcessConfig;
 use crate::sys::child::{ChildSetup, ChildUser};
+use crate::sys::fd;
 use crate::sys::spawn::{self as sys, Exec};
 
 /// Why a command cannot be run, found before forking. The text is Python's `spawnerr`.
@@ -288,6 +289,10 @@ pub fn spawn(
         true => (None, None),
         false => pipe().map(|(read, write)| (Some(read), Some(write)))?,
     };
+    // The ends the daemon keeps, out of the way of later spawns (see `sys::fd`).
+    let stdin_write = fd::move_above_low_zone(stdin_write);
+    let stdout_read = fd::move_above_low_zone(stdout_read);
+    let stderr_read = stderr_read.map(fd::move_above_low_zone);
     let fork_error = |e: io::Error| match e.raw_os_error() {
         Some(libc::EAGAIN) => format!(
             "Too many processes in process table to spawn {}",

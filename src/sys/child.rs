@@ -103,6 +103,9 @@ pub(super) extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
 /// Installs stdio, runs the setup and execs; returns the errno when stdio or `execve` failed.
 /// Setup failures are reported by [`fail`] and end the child here.
 fn exec_child(args: &ChildArgs) -> i32 {
+    if let Err(errno) = own_fd_table(args.stdio) {
+        return errno;
+    }
     for (target, &source) in args.stdio.iter().enumerate() {
         if let Err(errno) = install_fd(source, target as RawFd) {
             return errno;
@@ -122,10 +125,35 @@ fn exec_child(args: &ChildArgs) -> i32 {
     last_errno()
 }
 
+/// Gives the child its own fd table. It starts out sharing the daemon's (`CLONE_FILES`), and
+/// `close_range(.., CLOSE_RANGE_UNSHARE)` copies only the fds below the range, so the table is
+/// copied up to the child's stdio and no further: the daemon's per-child fds sit above it (see
+/// [`super::fd`]) and are neither copied nor closed one by one at `execve`. Kernels without
+/// `close_range` (before 5.9) copy the whole table instead.
+fn own_fd_table(stdio: [RawFd; 3]) -> Result<(), i32> {
+    let first_not_copied = stdio.iter().max().map_or(3, |&fd| fd + 1).max(3);
+    // SAFETY: close_range only affects the fd table, which the UNSHARE flag first makes this
+    // child's own; the fds it drops are copies.
+    let unshared = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first_not_copied as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_UNSHARE,
+        )
+    } == 0;
+    // SAFETY: unshare(CLONE_FILES) gives this child a private copy of the shared fd table.
+    if unshared || unsafe { libc::unshare(libc::CLONE_FILES) } == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
 /// Makes `target` a copy of `source` that survives exec (`dup2` leaves CLOEXEC off; when the
 /// two are already the same fd, the flag is cleared instead).
 fn install_fd(source: RawFd, target: RawFd) -> Result<(), i32> {
-    // SAFETY: dup2 and fcntl(F_SETFD) on integers only touch this child's fd table (a copy).
+    // SAFETY: dup2 and fcntl(F_SETFD) on integers only touch this child's own fd table.
     let ok = unsafe {
         if source == target {
             libc::fcntl(target, libc::F_SETFD, 0) != -1

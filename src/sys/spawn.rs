@@ -113,12 +113,14 @@ fn clone_child(exec: &Exec, setup: &PreparedSetup, stack: &mut [u128]) -> io::Re
     let old = block_all_signals();
     // SAFETY: `top` is the 16-byte-aligned end of a stack nothing else uses while this thread
     // is suspended (CLONE_VFORK), `args` lives in this frame until clone returns, and
-    // `child_main` only makes async-signal-safe syscalls on that data, then execs or exits.
+    // `child_main` only makes async-signal-safe syscalls on that data, then execs or exits. The
+    // fd table is shared (CLONE_FILES) only until the child has made its own copy, before it
+    // touches any fd.
     let pid = unsafe {
         libc::clone(
             child_main,
             top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
             std::ptr::from_ref(&args).cast_mut().cast(),
         )
     };
