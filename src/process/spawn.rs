@@ -6,10 +6,10 @@
 //! child is never waited on here: the supervisor's single SIGCHLD reaper collects every child.
 
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -40,12 +40,25 @@ pub enum CommandError {
 }
 
 /// The daemon-wide facts every spawn needs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SpawnContext {
     /// `[supervisord] environment`.
     pub environment: BTreeMap<String, String>,
     /// `SUPERVISOR_SERVER_URL` when the program's `serverurl` is AUTO (`None`: no server).
     pub serverurl: Option<String>,
+    /// The daemon's own environment, read once: nothing in the daemon changes it, and reading
+    /// it per spawn was a good part of the supervisor's work for each child.
+    daemon_env: BTreeMap<OsString, OsString>,
+}
+
+impl SpawnContext {
+    pub fn new(environment: BTreeMap<String, String>, serverurl: Option<String>) -> SpawnContext {
+        SpawnContext {
+            environment,
+            serverurl,
+            daemon_env: std::env::vars_os().collect(),
+        }
+    }
 }
 
 /// A freshly spawned child and the parent's ends of its pipes.
@@ -185,27 +198,43 @@ pub fn resolve_command(
     Ok((PathBuf::from(filename), argv))
 }
 
-/// The child's environment: the daemon's, `SUPERVISOR_*`, `[supervisord] environment`, then the
-/// program's `environment` (later wins).
-pub fn child_environment(
-    config: &ProcessConfig,
-    group: &str,
-    ctx: &SpawnContext,
-) -> Vec<(OsString, OsString)> {
-    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
-    let mut set = |k: &str, v: &str| {
-        env.insert(k.into(), v.into());
-    };
-    set("SUPERVISOR_ENABLED", "1");
-    if let Some(url) = config.serverurl.as_ref().or(ctx.serverurl.as_ref()) {
-        set("SUPERVISOR_SERVER_URL", url);
-    }
-    set("SUPERVISOR_PROCESS_NAME", &config.name);
-    set("SUPERVISOR_GROUP_NAME", group);
-    for (k, v) in merged_environment(config, ctx) {
-        set(k, v);
-    }
-    env.into_iter().collect()
+/// The child's environment as `KEY=value` strings: the daemon's, `SUPERVISOR_*`,
+/// `[supervisord] environment`, then the program's `environment` (later wins).
+pub fn child_environment<'a>(
+    config: &'a ProcessConfig,
+    group: &'a str,
+    ctx: &'a SpawnContext,
+) -> Vec<Vec<u8>> {
+    let mut env: BTreeMap<&OsStr, &OsStr> = ctx
+        .daemon_env
+        .iter()
+        .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+        .collect();
+    let url = config.serverurl.as_ref().or(ctx.serverurl.as_ref());
+    let supervisor = [
+        ("SUPERVISOR_ENABLED", Some("1")),
+        ("SUPERVISOR_SERVER_URL", url.map(String::as_str)),
+        ("SUPERVISOR_PROCESS_NAME", Some(config.name.as_str())),
+        ("SUPERVISOR_GROUP_NAME", Some(group)),
+    ];
+    let supervisor = supervisor
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)));
+    env.extend(
+        supervisor
+            .chain(merged_environment(config, ctx))
+            .map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
+    );
+    env.into_iter()
+        .map(|(k, v)| {
+            // Room for the `=` and the NUL `CString` adds.
+            let mut pair = Vec::with_capacity(k.len() + v.len() + 2);
+            pair.extend_from_slice(k.as_bytes());
+            pair.push(b'=');
+            pair.extend_from_slice(v.as_bytes());
+            pair
+        })
+        .collect()
 }
 
 /// `drop_privileges` decided in the parent: `None` when no switch is needed (no `user=`, or
@@ -305,20 +334,15 @@ pub fn spawn(
         ),
     };
     let exec = Exec {
-        program: c_string(filename.as_os_str().as_bytes()).map_err(fork_error)?,
+        program: c_string(filename.as_os_str().as_bytes().to_vec()).map_err(fork_error)?,
         argv: argv
             .iter()
-            .map(|arg| c_string(arg.as_bytes()))
+            .map(|arg| c_string(arg.as_bytes().to_vec()))
             .collect::<io::Result<_>>()
             .map_err(fork_error)?,
         env: child_environment(config, group, ctx)
             .into_iter()
-            .map(|(key, value)| {
-                let mut pair = key.into_vec();
-                pair.push(b'=');
-                pair.extend_from_slice(value.as_bytes());
-                c_string(&pair)
-            })
+            .map(c_string)
             .collect::<io::Result<_>>()
             .map_err(fork_error)?,
         stdin: stdin_read,
@@ -344,7 +368,7 @@ pub fn spawn(
 }
 
 /// A C string for `execve`; an interior NUL is the error std's `Command` reports for it.
-fn c_string(bytes: &[u8]) -> io::Result<CString> {
+fn c_string(bytes: Vec<u8>) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
