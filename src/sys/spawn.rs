@@ -1,5 +1,5 @@
 //! Starting a child the way glibc's `posix_spawn` does: `clone(CLONE_VM | CLONE_VFORK)` on a
-//! small dedicated stack, from one long-lived thread.
+//! small dedicated stack, from a thread that lives as long as the process.
 //!
 //! Why not `fork`: the daemon's page tables would be copied for every child only to be thrown
 //! away at `execve`, and every page the daemon writes while the child lives takes a
@@ -8,6 +8,7 @@
 //! shared memory once `clone` returns (no error pipe) and the pid is known before the child
 //! can have exited.
 
+use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -39,10 +40,11 @@ const CHILD_STACK_BYTES: usize = 256 * 1024;
 /// A spawn request for the spawner thread, with where to send the pid.
 type SpawnJob = (Exec, PreparedSetup, mpsc::SyncSender<io::Result<u32>>);
 
-/// The spawner thread: every child is cloned from it and it never exits. `PR_SET_PDEATHSIG`
-/// fires when the *thread* that created the child exits, not the process, so children must not
-/// come from runtime threads that may come and go (`block_in_place` turns a worker into a
-/// blocking thread that later retires). Started lazily, i.e. after daemonizing.
+/// The spawner thread: children of threads other than the main one are cloned from it, and it
+/// never exits. `PR_SET_PDEATHSIG` fires when the *thread* that created the child exits, not
+/// the process, so children must not come from runtime threads that may come and go
+/// (`block_in_place` turns a worker into a blocking thread that later retires). Started
+/// lazily, i.e. after daemonizing.
 static SPAWNER: LazyLock<Mutex<mpsc::Sender<SpawnJob>>> = LazyLock::new(|| {
     let (tx, rx) = mpsc::channel::<SpawnJob>();
     std::thread::Builder::new()
@@ -62,11 +64,22 @@ static SPAWNER: LazyLock<Mutex<mpsc::Sender<SpawnJob>>> = LazyLock::new(|| {
     Mutex::new(tx)
 });
 
-/// Starts `exec` on the spawner thread (see [`SPAWNER`]) and returns the child's pid. `Err`:
-/// the clone failed (no child), or installing stdio or `execve` failed (the child has been
-/// reaped already).
+thread_local! {
+    /// The child stack of the main thread, which clones its children itself.
+    static MAIN_STACK: RefCell<Vec<u128>> = RefCell::new(vec![0; CHILD_STACK_BYTES / 16]);
+}
+
+/// Starts `exec` and returns the child's pid. `Err`: the clone failed (no child), or installing
+/// stdio or `execve` failed (the child has been reaped already).
+///
+/// The main thread lives as long as the process, so it clones its children itself, saving the
+/// two thread switches of a round trip to the spawner thread (the daemon's supervisor runs on
+/// it); any other thread hands the work to the spawner thread (see [`SPAWNER`]).
 pub fn spawn(mut exec: Exec) -> io::Result<u32> {
     let setup = PreparedSetup::new(std::mem::take(&mut exec.setup));
+    if nix::unistd::gettid() == nix::unistd::getpid() {
+        return MAIN_STACK.with_borrow_mut(|stack| clone_child(&exec, &setup, stack));
+    }
     let (reply, result) = mpsc::sync_channel(1);
     let sender = SPAWNER
         .lock()
