@@ -174,3 +174,54 @@ fn reap(pid: libc::pid_t) {
         && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
     {}
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// `Exec` of `argv` with fresh pipes, and the daemon's end of stdout.
+    fn exec_of(argv: &[&str]) -> (Exec, std::fs::File) {
+        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let (stdin, _) = pipe();
+        let (stdout_read, stdout) = pipe();
+        let c = |s: &str| CString::new(s).unwrap();
+        let exec = Exec {
+            program: c(argv[0]),
+            argv: argv.iter().map(|a| c(a)).collect(),
+            env: vec![c("GREETING=hi")],
+            stdin,
+            stdout,
+            stderr: None,
+            setup: ChildSetup::default(),
+        };
+        (exec, stdout_read.into())
+    }
+
+    #[test]
+    fn runs_the_program_with_its_environment_and_stdio() {
+        let (exec, mut stdout) = exec_of(&["/bin/sh", "-c", "echo $GREETING; echo err >&2"]);
+        let pid = spawn(exec).unwrap();
+        let mut output = String::new();
+        stdout.read_to_string(&mut output).unwrap();
+        assert_eq!(output, "hi\nerr\n");
+        let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+        assert!(matches!(
+            status,
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
+        ));
+    }
+
+    #[test]
+    fn an_exec_failure_is_the_spawn_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("not-a-program");
+        std::fs::write(&script, b"\x7fELF garbage").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (exec, _) = exec_of(&[script.to_str().unwrap()]);
+        let error = spawn(exec).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ENOEXEC));
+    }
+}
