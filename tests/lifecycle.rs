@@ -546,11 +546,15 @@ fn an_instant_crash_loop_is_paced_at_100_ms() {
     wait_until("six spawns", Duration::from_secs(10), || {
         spawn_times().len() >= 6
     });
+    // A restart is due 100 ms after the previous spawn began; the `spawned:` line is written
+    // once the spawn is done, so single gaps jitter by the spawn's duration.
     let times = spawn_times();
     for pair in times.windows(2) {
         let gap = (pair[1] - pair[0]).num_milliseconds();
-        assert!((99..1000).contains(&gap), "spawn gap {gap} ms: {times:?}");
+        assert!((50..1000).contains(&gap), "spawn gap {gap} ms: {times:?}");
     }
+    let mean = (times[5] - times[0]).num_milliseconds() / 5;
+    assert!(mean >= 95, "mean spawn gap {mean} ms: {times:?}");
 }
 
 // ---- 3. SIGUSR2 with moved logs --------------------------------------------------------------
@@ -661,11 +665,12 @@ fn main_log_rotation_keeps_two_backups_like_python() {
         let ino = |n: &str| {
             fs::metadata(sup.path(n)).map_or(0, |m| std::os::unix::fs::MetadataExt::ino(&m))
         };
-        wait_until("supervisord.log.2", Duration::from_secs(20), || {
+        // Python restarts `flap` once a second: ~8 s of log lines per rotation.
+        wait_until("supervisord.log.2", Duration::from_secs(60), || {
             ino("supervisord.log.2") != 0
         });
         let first = ino("supervisord.log.2");
-        wait_until("another rotation", Duration::from_secs(20), || {
+        wait_until("another rotation", Duration::from_secs(60), || {
             ino("supervisord.log.2") != first
         });
         assert!(fs::metadata(sup.path("supervisord.log")).unwrap().len() < 4096);
@@ -686,7 +691,7 @@ fn children_that_fork_and_exit_leave_no_zombie() {
     let sup = Sup::new(
         Impl::Ours,
         "",
-        "[program:orphaner]\ncommand=sh -c '(sleep 0.3) & (sleep 0.1) & exit 0'\n\
+        "[program:orphaner]\ncommand=sh -c '(sleep 0.3) & (sleep 0.1) & sleep 0.2; exit 0'\n\
          startsecs=0\nautorestart=true\n",
     )
     .foreground();

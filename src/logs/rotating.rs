@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{splice, SpliceFFlags};
 
+use crate::sys::fd::file_above_low_zone;
+
 /// One log file: appended to, rotated after a write that leaves it at or past `maxbytes`.
 #[derive(Debug)]
 pub(crate) struct RotatingFile {
@@ -21,8 +23,11 @@ pub(crate) struct RotatingFile {
     backups: u32,
 }
 
+/// Log files stay open as long as their child lives, so they are kept out of the fd numbers
+/// a spawn copies (see `sys::fd`).
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().append(true).create(true).open(path)
+    let file = OpenOptions::new().append(true).create(true).open(path)?;
+    Ok(file_above_low_zone(file))
 }
 
 fn ignore_not_found(r: io::Result<()>) -> io::Result<()> {
@@ -109,8 +114,8 @@ impl RotatingFile {
             Some(out) => out,
             None => {
                 let path = format!("/proc/self/fd/{}", self.file()?.as_raw_fd());
-                self.splice_out
-                    .insert(OpenOptions::new().write(true).open(path)?)
+                let out = OpenOptions::new().write(true).open(path)?;
+                self.splice_out.insert(file_above_low_zone(out))
             }
         };
         let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
@@ -133,7 +138,7 @@ impl RotatingFile {
             remove_and_rename(&self.path, &self.numbered(1))?;
         }
         self.splice_out = None;
-        self.file = Some(File::create(&self.path)?);
+        self.file = Some(file_above_low_zone(File::create(&self.path)?));
         Ok(())
     }
 

@@ -6,19 +6,20 @@
 //! child is never waited on here: the supervisor's single SIGCHLD reaper collects every child.
 
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
 
 use nix::fcntl::OFlag;
 use nix::unistd::{AccessFlags, Gid, Uid, User};
 
 use crate::config::ProcessConfig;
-use crate::sys::child::{self as sys, ChildSetup, ChildUser};
+use crate::sys::child::{ChildSetup, ChildUser};
+use crate::sys::fd;
+use crate::sys::spawn::{self as sys, Exec};
 
 /// Why a command cannot be run, found before forking. The text is Python's `spawnerr`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,19 +40,32 @@ pub enum CommandError {
 }
 
 /// The daemon-wide facts every spawn needs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SpawnContext {
     /// `[supervisord] environment`.
     pub environment: BTreeMap<String, String>,
     /// `SUPERVISOR_SERVER_URL` when the program's `serverurl` is AUTO (`None`: no server).
     pub serverurl: Option<String>,
+    /// The daemon's own environment, read once: nothing in the daemon changes it, and reading
+    /// it per spawn was a good part of the supervisor's work for each child.
+    daemon_env: BTreeMap<OsString, OsString>,
+}
+
+impl SpawnContext {
+    pub fn new(environment: BTreeMap<String, String>, serverurl: Option<String>) -> SpawnContext {
+        SpawnContext {
+            environment,
+            serverurl,
+            daemon_env: std::env::vars_os().collect(),
+        }
+    }
 }
 
 /// A freshly spawned child and the parent's ends of its pipes.
 #[derive(Debug)]
 pub struct Child {
     pub pid: u32,
-    pub stdin: ChildStdin,
+    pub stdin: OwnedFd,
     pub stdout: OwnedFd,
     /// `None` under `redirect_stderr` (stderr shares the stdout pipe).
     pub stderr: Option<OwnedFd>,
@@ -184,27 +198,43 @@ pub fn resolve_command(
     Ok((PathBuf::from(filename), argv))
 }
 
-/// The child's environment: the daemon's, `SUPERVISOR_*`, `[supervisord] environment`, then the
-/// program's `environment` (later wins).
-pub fn child_environment(
-    config: &ProcessConfig,
-    group: &str,
-    ctx: &SpawnContext,
-) -> Vec<(OsString, OsString)> {
-    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
-    let mut set = |k: &str, v: &str| {
-        env.insert(k.into(), v.into());
-    };
-    set("SUPERVISOR_ENABLED", "1");
-    if let Some(url) = config.serverurl.as_ref().or(ctx.serverurl.as_ref()) {
-        set("SUPERVISOR_SERVER_URL", url);
-    }
-    set("SUPERVISOR_PROCESS_NAME", &config.name);
-    set("SUPERVISOR_GROUP_NAME", group);
-    for (k, v) in merged_environment(config, ctx) {
-        set(k, v);
-    }
-    env.into_iter().collect()
+/// The child's environment as `KEY=value` strings: the daemon's, `SUPERVISOR_*`,
+/// `[supervisord] environment`, then the program's `environment` (later wins).
+pub fn child_environment<'a>(
+    config: &'a ProcessConfig,
+    group: &'a str,
+    ctx: &'a SpawnContext,
+) -> Vec<Vec<u8>> {
+    let mut env: BTreeMap<&OsStr, &OsStr> = ctx
+        .daemon_env
+        .iter()
+        .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+        .collect();
+    let url = config.serverurl.as_ref().or(ctx.serverurl.as_ref());
+    let supervisor = [
+        ("SUPERVISOR_ENABLED", Some("1")),
+        ("SUPERVISOR_SERVER_URL", url.map(String::as_str)),
+        ("SUPERVISOR_PROCESS_NAME", Some(config.name.as_str())),
+        ("SUPERVISOR_GROUP_NAME", Some(group)),
+    ];
+    let supervisor = supervisor
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)));
+    env.extend(
+        supervisor
+            .chain(merged_environment(config, ctx))
+            .map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
+    );
+    env.into_iter()
+        .map(|(k, v)| {
+            // Room for the `=` and the NUL `CString` adds.
+            let mut pair = Vec::with_capacity(k.len() + v.len() + 2);
+            pair.extend_from_slice(k.as_bytes());
+            pair.push(b'=');
+            pair.extend_from_slice(v.as_bytes());
+            pair
+        })
+        .collect()
 }
 
 /// `drop_privileges` decided in the parent: `None` when no switch is needed (no `user=`, or
@@ -263,8 +293,9 @@ pub fn user_label(user: &str) -> String {
     }
 }
 
-/// Forks and execs the child with its pipes. `Err` is the `spawnerr` text for failures before a
-/// child existed (pipes, fork); failures inside the child show up as its exit 127.
+/// Starts the child with its pipes. `Err` is the `spawnerr` text for failures before a child
+/// existed (pipes, clone) or of its `execve`; failures of the child's setup show up as its
+/// exit 127.
 pub fn spawn(
     config: &ProcessConfig,
     group: &str,
@@ -280,40 +311,18 @@ pub fn spawn(
             crate::py::repr(name)
         ),
     };
-    let (stdout_read, stdout_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error)?;
-    let stderr_pipe = if config.redirect_stderr {
-        None
-    } else {
-        Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error)?)
+    let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error);
+    let (stdin_read, stdin_write) = pipe()?;
+    let (stdout_read, stdout_write) = pipe()?;
+    let (stderr_read, stderr_write) = match config.redirect_stderr {
+        true => (None, None),
+        false => pipe().map(|(read, write)| (Some(read), Some(write)))?,
     };
-    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| pipe_error(io_to_nix(&e)));
-    let child_stderr = match &stderr_pipe {
-        Some((_, write)) => dup(write)?,
-        None => dup(&stdout_write)?,
-    };
-
-    let mut command = Command::new(filename);
-    command
-        .arg0(&argv[0])
-        .args(&argv[1..])
-        .env_clear()
-        .envs(child_environment(config, group, ctx))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::from(stdout_write))
-        .stderr(Stdio::from(child_stderr));
-    sys::install_child_setup(
-        &mut command,
-        ChildSetup {
-            user: config.user.as_deref().and_then(resolve_user),
-            user_label: config.user.as_deref().map(user_label).unwrap_or_default(),
-            directory: config
-                .directory
-                .as_ref()
-                .and_then(|d| CString::new(d.as_os_str().as_encoded_bytes()).ok()),
-            umask: config.umask,
-        },
-    );
-    let mut child = sys::spawn_command(command).map_err(|e| match e.raw_os_error() {
+    // The ends the daemon keeps, out of the way of later spawns (see `sys::fd`).
+    let stdin_write = fd::move_above_low_zone(stdin_write);
+    let stdout_read = fd::move_above_low_zone(stdout_read);
+    let stderr_read = stderr_read.map(fd::move_above_low_zone);
+    let fork_error = |e: io::Error| match e.raw_os_error() {
         Some(libc::EAGAIN) => format!(
             "Too many processes in process table to spawn {}",
             crate::py::repr(name)
@@ -323,18 +332,49 @@ pub fn spawn(
             crate::py::repr(name),
             errno_text(&e)
         ),
-    })?;
-    let stdin = child.stdin.take().expect("stdin was configured as piped");
+    };
+    let exec = Exec {
+        program: c_string(filename.as_os_str().as_bytes().to_vec()).map_err(fork_error)?,
+        argv: argv
+            .iter()
+            .map(|arg| c_string(arg.as_bytes().to_vec()))
+            .collect::<io::Result<_>>()
+            .map_err(fork_error)?,
+        env: child_environment(config, group, ctx)
+            .into_iter()
+            .map(c_string)
+            .collect::<io::Result<_>>()
+            .map_err(fork_error)?,
+        stdin: stdin_read,
+        stdout: stdout_write,
+        stderr: stderr_write,
+        setup: ChildSetup {
+            user: config.user.as_deref().and_then(resolve_user),
+            user_label: config.user.as_deref().map(user_label).unwrap_or_default(),
+            directory: config
+                .directory
+                .as_ref()
+                .and_then(|d| CString::new(d.as_os_str().as_encoded_bytes()).ok()),
+            umask: config.umask,
+        },
+    };
+    let pid = sys::spawn(exec).map_err(fork_error)?;
     Ok(Child {
-        pid: child.id(),
-        stdin,
+        pid,
+        stdin: stdin_write,
         stdout: stdout_read,
-        stderr: stderr_pipe.map(|(read, _)| read),
+        stderr: stderr_read,
     })
 }
 
-fn io_to_nix(e: &io::Error) -> nix::Error {
-    nix::Error::from_raw(e.raw_os_error().unwrap_or(0))
+/// A C string for `execve`; an interior NUL is the error std's `Command` reports for it.
+fn c_string(bytes: Vec<u8>) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "nul byte found in provided data",
+        )
+    })
 }
 
 /// `errno.errorcode` style (`EACCES`), falling back to the OS text.

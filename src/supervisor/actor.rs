@@ -114,10 +114,10 @@ impl Supervisor {
     pub fn new(config: Config, reread: Reread, log: MainLog) -> (Supervisor, Handle) {
         let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
         let status = Arc::new(Status::new(&config.supervisord.identifier));
-        let spawn_ctx = SpawnContext {
-            environment: config.supervisord.environment.clone(),
-            serverurl: config.default_serverurl(),
-        };
+        let spawn_ctx = SpawnContext::new(
+            config.supervisord.environment.clone(),
+            config.default_serverurl(),
+        );
         let supervisor = Supervisor {
             config: Arc::new(config),
             reread,

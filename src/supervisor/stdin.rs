@@ -3,7 +3,7 @@
 //! as Python reports EPIPE from its buffered stdin dispatcher.
 
 use std::io;
-use std::process::ChildStdin;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -20,8 +20,8 @@ pub struct StdinWriter {
 
 impl StdinWriter {
     /// Starts the writer task on the current runtime.
-    pub fn start(stdin: ChildStdin) -> io::Result<StdinWriter> {
-        let mut sender = pipe::Sender::from_owned_fd(stdin.into())?;
+    pub fn start(stdin: OwnedFd) -> io::Result<StdinWriter> {
+        let mut sender = pipe::Sender::from_owned_fd(stdin)?;
         let (queue, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let closed = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&closed);

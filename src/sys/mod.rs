@@ -3,4 +3,6 @@
 
 pub mod child;
 pub mod daemon;
+pub mod fd;
+pub mod spawn;
 pub mod syslog;

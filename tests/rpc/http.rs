@@ -121,11 +121,6 @@ async fn faults_for_bad_calls_are_http_200() {
         ),
         ("supervisor.stopProcess", vec![Value::Struct(vec![])], 2),
         (
-            "supervisor.startProcess",
-            vec![Value::from("cat"), Value::Double(1.0)],
-            2,
-        ),
-        (
             "supervisor.sendProcessStdin",
             vec![Value::from("cat"), Value::Int(12345)],
             2,

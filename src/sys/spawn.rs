@@ -1,0 +1,227 @@
+//! Starting a child the way glibc's `posix_spawn` does: `clone(CLONE_VM | CLONE_VFORK)` on a
+//! small dedicated stack, from a thread that lives as long as the process.
+//!
+//! Why not `fork`: the daemon's page tables would be copied for every child only to be thrown
+//! away at `execve`, and every page the daemon writes while the child lives takes a
+//! copy-on-write fault. With `CLONE_VM` the child borrows the daemon's memory until it execs,
+//! and `CLONE_VFORK` suspends the spawning thread until then, so an exec failure is read from
+//! shared memory once `clone` returns (no error pipe) and the pid is known before the child
+//! can have exited.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{mpsc, LazyLock, Mutex};
+
+use super::child::{child_main, ChildArgs, ChildSetup, PreparedSetup};
+
+/// Everything a child is started with.
+#[derive(Debug)]
+pub struct Exec {
+    /// The file to exec (already resolved on PATH).
+    pub program: CString,
+    pub argv: Vec<CString>,
+    /// `KEY=value` strings.
+    pub env: Vec<CString>,
+    /// The child's ends of its pipes; closed in the daemon once the child has them.
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    /// `None`: stderr goes to the stdout pipe.
+    pub stderr: Option<OwnedFd>,
+    pub setup: ChildSetup,
+}
+
+/// The child's stack: it only runs [`child_main`], whose frames are small; generous so that
+/// unoptimised (test) builds fit too.
+const CHILD_STACK_BYTES: usize = 256 * 1024;
+
+/// A spawn request for the spawner thread, with where to send the pid.
+type SpawnJob = (Exec, PreparedSetup, mpsc::SyncSender<io::Result<u32>>);
+
+/// The spawner thread: children of threads other than the main one are cloned from it, and it
+/// never exits. `PR_SET_PDEATHSIG` fires when the *thread* that created the child exits, not
+/// the process, so children must not come from runtime threads that may come and go
+/// (`block_in_place` turns a worker into a blocking thread that later retires). Started
+/// lazily, i.e. after daemonizing.
+static SPAWNER: LazyLock<Mutex<mpsc::Sender<SpawnJob>>> = LazyLock::new(|| {
+    let (tx, rx) = mpsc::channel::<SpawnJob>();
+    std::thread::Builder::new()
+        .name("spawner".into())
+        .spawn(move || {
+            // u128: the stack must be 16-byte aligned.
+            let mut stack = vec![0u128; CHILD_STACK_BYTES / 16];
+            // `SPAWNER` holds the sender for the life of the process, so `recv` never fails.
+            while let Ok((exec, setup, reply)) = rx.recv() {
+                let result = clone_child(&exec, &setup, &mut stack);
+                // The daemon's copies of the child's pipe ends close here, so EOF can arrive.
+                drop(exec);
+                let _ = reply.send(result);
+            }
+        })
+        .expect("start the spawner thread");
+    Mutex::new(tx)
+});
+
+thread_local! {
+    /// The child stack of the main thread, which clones its children itself.
+    static MAIN_STACK: RefCell<Vec<u128>> = RefCell::new(vec![0; CHILD_STACK_BYTES / 16]);
+}
+
+/// Starts `exec` and returns the child's pid. `Err`: the clone failed (no child), or installing
+/// stdio or `execve` failed (the child has been reaped already).
+///
+/// The main thread lives as long as the process, so it clones its children itself, saving the
+/// two thread switches of a round trip to the spawner thread (the daemon's supervisor runs on
+/// it); any other thread hands the work to the spawner thread (see [`SPAWNER`]).
+pub fn spawn(mut exec: Exec) -> io::Result<u32> {
+    let setup = PreparedSetup::new(std::mem::take(&mut exec.setup));
+    if nix::unistd::gettid() == nix::unistd::getpid() {
+        return MAIN_STACK.with_borrow_mut(|stack| clone_child(&exec, &setup, stack));
+    }
+    let (reply, result) = mpsc::sync_channel(1);
+    let sender = SPAWNER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    sender
+        .send((exec, setup, reply))
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+    result
+        .recv()
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?
+}
+
+/// NULL-terminated pointers to `strings`, as `execve` takes them.
+fn pointers(strings: &[CString]) -> Vec<*const c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// One `clone` with every signal blocked around it (the child unblocks them once its handlers
+/// are back to the defaults).
+fn clone_child(exec: &Exec, setup: &PreparedSetup, stack: &mut [u128]) -> io::Result<u32> {
+    let argv = pointers(&exec.argv);
+    let envp = pointers(&exec.env);
+    let stdout = exec.stdout.as_raw_fd();
+    let args = ChildArgs {
+        program: &exec.program,
+        argv: &argv,
+        envp: &envp,
+        stdio: [
+            exec.stdin.as_raw_fd(),
+            stdout,
+            exec.stderr.as_ref().map_or(stdout, AsRawFd::as_raw_fd),
+        ],
+        setup,
+        // SAFETY: getpid has no preconditions.
+        parent: unsafe { libc::getpid() },
+        exec_errno: AtomicI32::new(0),
+    };
+    let top = stack.as_mut_ptr_range().end.cast::<libc::c_void>();
+    let old = block_all_signals();
+    // SAFETY: `top` is the 16-byte-aligned end of a stack nothing else uses while this thread
+    // is suspended (CLONE_VFORK), `args` lives in this frame until clone returns, and
+    // `child_main` only makes async-signal-safe syscalls on that data, then execs or exits. The
+    // fd table is shared (CLONE_FILES) only until the child has made its own copy, before it
+    // touches any fd.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            top,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
+            std::ptr::from_ref(&args).cast_mut().cast(),
+        )
+    };
+    let clone_error = io::Error::last_os_error();
+    // SAFETY: restores the mask saved above, a valid sigset.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    if pid < 0 {
+        return Err(clone_error);
+    }
+    match args.exec_errno.load(Ordering::Acquire) {
+        0 => Ok(pid as u32),
+        errno => {
+            reap(pid);
+            Err(io::Error::from_raw_os_error(errno))
+        }
+    }
+}
+
+/// Blocks every signal on this thread (so no handler runs in the child before it has reset
+/// them) and returns the previous mask.
+fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: both sigsets are valid local structs; the mask only affects this thread.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        old
+    }
+}
+
+/// Waits for a child that failed to exec: it never becomes a supervised process, so the
+/// supervisor's reaper must not meet it.
+fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out-pointer; `pid` is our own exited child.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+        && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+    {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// `Exec` of `argv` with fresh pipes, and the daemon's end of stdout.
+    fn exec_of(argv: &[&str]) -> (Exec, std::fs::File) {
+        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let (stdin, _) = pipe();
+        let (stdout_read, stdout) = pipe();
+        let c = |s: &str| CString::new(s).unwrap();
+        let exec = Exec {
+            program: c(argv[0]),
+            argv: argv.iter().map(|a| c(a)).collect(),
+            env: vec![c("GREETING=hi")],
+            stdin,
+            stdout,
+            stderr: None,
+            setup: ChildSetup::default(),
+        };
+        (exec, stdout_read.into())
+    }
+
+    #[test]
+    fn runs_the_program_with_its_environment_and_stdio() {
+        let (exec, mut stdout) = exec_of(&["/bin/sh", "-c", "echo $GREETING; echo err >&2"]);
+        let pid = spawn(exec).unwrap();
+        let mut output = String::new();
+        stdout.read_to_string(&mut output).unwrap();
+        assert_eq!(output, "hi\nerr\n");
+        let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+        assert!(matches!(
+            status,
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
+        ));
+    }
+
+    #[test]
+    fn an_exec_failure_is_the_spawn_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("not-a-program");
+        std::fs::write(&script, b"\x7fELF garbage").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (exec, _) = exec_of(&[script.to_str().unwrap()]);
+        let error = spawn(exec).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ENOEXEC));
+    }
+}
