@@ -3,4 +3,6 @@
 
 pub mod child;
 pub mod daemon;
+#[cfg(target_env = "gnu")]
+pub mod malloc;
 pub mod syslog;
