@@ -5,4 +5,7 @@ pub mod child;
 pub mod daemon;
 #[cfg(target_env = "gnu")]
 pub mod malloc;
+/// Only in a static build: a dynamic glibc loads its NSS modules safely.
+#[cfg(target_feature = "crt-static")]
+pub mod nss;
 pub mod syslog;
