@@ -9,5 +9,6 @@ cd "$(dirname "$0")/.."
 . scripts/pyref.sh
 
 cargo build --release
-python3 benches/bench.py --ours target/release/supervisord --python "$PYREF/bin/supervisord" \
+host=$(rustc -vV | sed -n 's/^host: //p')
+python3 benches/bench.py --ours "target/$host/release/supervisord" --python "$PYREF/bin/supervisord" \
     --out docs/benchmarks.md "$@"

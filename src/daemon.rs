@@ -7,7 +7,7 @@
 //! the terminal) and served on the runtime created after it.
 
 use std::io;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
@@ -92,8 +92,10 @@ pub fn main<B>(
                 .map_err(DaemonError::Runtime)?,
         };
         let reread = Arc::clone(&load);
-        let (supervisor, handle) =
-            Supervisor::new(config.clone(), Box::new(move || reread()), log.clone());
+        // The actor gets the config itself, not a copy: with many programs their configs are a
+        // good part of the heap. Only the paths to remove at exit are kept here.
+        let leftovers = leftovers(&config);
+        let (supervisor, handle) = Supervisor::new(config, Box::new(move || reread()), log.clone());
         let outcome = rt.block_on(async {
             let servers = serve(bound, handle, log.clone());
             let outcome = supervisor.run().await;
@@ -105,7 +107,9 @@ pub fn main<B>(
             }
             outcome
         });
-        cleanup(&config);
+        for path in &leftovers {
+            let _ = std::fs::remove_file(path);
+        }
         runtime = Some(rt);
         match outcome {
             Ok(Outcome::Shutdown) => return Ok(()),
@@ -230,16 +234,8 @@ fn write_pidfile(config: &Config, log: &MainLog) {
     log.info(format!("supervisord started with pid {pid}"));
 }
 
-/// Python's `options.cleanup`: remove unix socket files and the pidfile.
-fn cleanup(config: &Config) {
-    for server in &config.unix_http_servers {
-        remove_quietly(&server.file);
-    }
-    if let Some(pidfile) = &config.supervisord.pidfile {
-        remove_quietly(pidfile);
-    }
-}
-
-fn remove_quietly(path: &Path) {
-    let _ = std::fs::remove_file(path);
+/// What Python's `options.cleanup` removes at exit: the unix socket files and the pidfile.
+fn leftovers(config: &Config) -> Vec<PathBuf> {
+    let sockets = config.unix_http_servers.iter().map(|s| s.file.clone());
+    sockets.chain(config.supervisord.pidfile.clone()).collect()
 }

@@ -87,7 +87,7 @@ impl Rig {
                 name: p.name.clone(),
                 priority: p.priority,
                 kind: GroupKind::Process,
-                processes: vec![p],
+                processes: vec![p.into()],
             })
             .collect();
         let config = Config {

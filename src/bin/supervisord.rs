@@ -27,6 +27,8 @@ fn load_or_usage(opts: &config::Options) -> Result<config::Config, ExitCode> {
 }
 
 fn main() -> anyhow::Result<ExitCode> {
+    #[cfg(target_env = "gnu")]
+    supervisor::sys::malloc::return_freed_memory();
     let mut argv = std::env::args();
     let progname = argv.next().unwrap_or_else(|| "supervisord".to_string());
     let args: Vec<String> = argv.collect();

@@ -20,6 +20,7 @@ pub mod types;
 use crate::py;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use cli::{Action, Options, UsageError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind};
@@ -223,6 +224,8 @@ pub fn load(opts: &Options) -> Result<Config, ConfigErrors> {
     let mut groups = program::groups(&reader, &mut errors);
     // Python merges each process's environment over [supervisord]'s once all groups are read.
     for p in groups.iter_mut().flat_map(|g| g.processes.iter_mut()) {
+        // Not shared yet: no copy is made.
+        let p = Arc::make_mut(p);
         let mut env = supervisord.environment.clone();
         env.append(&mut p.environment);
         p.environment = env;

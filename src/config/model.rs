@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::signal::Signal;
@@ -161,8 +162,9 @@ pub struct GroupConfig {
     pub priority: i32,
     pub kind: GroupKind,
     /// Processes in Python's order: each program's processes by (priority, name), a
-    /// `[group:x]`'s programs in `programs=` order.
-    pub processes: Vec<ProcessConfig>,
+    /// `[group:x]`'s programs in `programs=` order. Shared, not copied, by the running
+    /// daemon's copies of the group (its process table, the last-read config).
+    pub processes: Vec<Arc<ProcessConfig>>,
 }
 
 /// `autorestart`.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::{ConfigError, ErrorKind};
@@ -361,7 +362,7 @@ fn processes_from_section(
     r: &Reader,
     section: &str,
     group: &str,
-) -> Result<Vec<ProcessConfig>, ConfigError> {
+) -> Result<Vec<Arc<ProcessConfig>>, ConfigError> {
     // Python's `processes_from_section` ends with `programs.sort()` ((priority, name)); a
     // `[group:x]` then concatenates its programs in `programs=` order without sorting again.
     let mut processes = read_processes(r, section, group).map_err(|mut e| {
@@ -376,7 +377,7 @@ fn processes_from_section(
         e
     })?;
     processes.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
-    Ok(processes)
+    Ok(processes.into_iter().map(Arc::new).collect())
 }
 
 fn stream(

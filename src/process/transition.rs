@@ -429,7 +429,7 @@ mod tests {
         let conf = dir.path().join("supervisord.conf");
         std::fs::write(&conf, "[supervisord]\n[program:web]\ncommand=/bin/true\n").unwrap();
         let config = crate::config::load(&crate::config::Options::for_file(&conf)).unwrap();
-        config.groups[0].processes[0].clone()
+        (*config.groups[0].processes[0]).clone()
     }
 
     /// A process under test: facts, config and a clock that only moves when told.

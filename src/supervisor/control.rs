@@ -239,11 +239,11 @@ impl Supervisor {
 
     pub(super) fn send_stdin(&mut self, name: &str, data: Vec<u8>) -> Result<(), SupervisorError> {
         let id = self.process_id(name)?;
-        let process = self.table.get(id).expect("ids come from the table");
+        let process = self.table.get_mut(id).expect("ids come from the table");
         if process.life.pid == 0 || process.life.killing {
             return Err(SupervisorError::NotRunning(name.into()));
         }
-        match &process.stdin {
+        match &mut process.stdin {
             Some(stdin) => stdin
                 .send(data)
                 .map_err(|()| SupervisorError::NoFile(name.into())),

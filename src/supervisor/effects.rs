@@ -115,7 +115,7 @@ impl Supervisor {
                         let _ = logs.attach(Channel::Stderr, stderr);
                     }
                 }
-                process.stdin = StdinWriter::start(child.stdin).ok();
+                process.stdin = Some(StdinWriter::new(child.stdin));
                 self.table.bind_pid(pid, id);
                 self.feed(id, Input::Spawned { pid });
             }

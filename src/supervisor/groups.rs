@@ -21,7 +21,7 @@ impl Supervisor {
         let sup = self.config.supervisord.clone();
         let log = self.log.clone();
         let members = self.table.add_group(config, |pconfig, group| Process {
-            config: pconfig.clone(),
+            config: Arc::clone(pconfig),
             group: group.to_string(),
             life: Lifecycle::default(),
             logs: open_logs(pconfig, &sup, &log).ok(),

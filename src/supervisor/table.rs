@@ -2,6 +2,7 @@
 //! and the priority orders Python iterates in. Lookups by name or pid are O(1).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{GroupConfig, ProcessConfig};
@@ -17,7 +18,8 @@ pub struct ProcId(pub u64);
 
 /// One supervised process: its configuration and everything the actor knows about it.
 pub struct Process {
-    pub config: ProcessConfig,
+    /// Shared with the group's config.
+    pub config: Arc<ProcessConfig>,
     /// The group's name (for `SUPERVISOR_GROUP_NAME` and results).
     pub group: String,
     pub life: Lifecycle,
@@ -73,7 +75,7 @@ impl Table {
     pub fn add_group(
         &mut self,
         config: GroupConfig,
-        mut make: impl FnMut(&ProcessConfig, &str) -> Process,
+        mut make: impl FnMut(&Arc<ProcessConfig>, &str) -> Process,
     ) -> Vec<ProcId> {
         self.lexical.take();
         let mut members = Vec::new();

@@ -4,5 +4,10 @@
 pub mod child;
 pub mod daemon;
 pub mod fd;
+#[cfg(target_env = "gnu")]
+pub mod malloc;
+/// Only in a static build: a dynamic glibc loads its NSS modules safely.
+#[cfg(target_feature = "crt-static")]
+pub mod nss;
 pub mod spawn;
 pub mod syslog;

@@ -125,7 +125,7 @@ pub fn golden_config(rpcinterfaces: Vec<RpcInterface>) -> Config {
         name: name.into(),
         priority,
         kind: GroupKind::Process,
-        processes,
+        processes: processes.into_iter().map(Into::into).collect(),
     };
     Config {
         source: "/tmp/rpcgold/sup.conf".into(),

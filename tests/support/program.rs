@@ -17,6 +17,6 @@ pub fn program(name: &str, command: &str) -> ProcessConfig {
     ProcessConfig {
         command: command.into(),
         command_raw: command.into(),
-        ..group.processes.into_iter().next().unwrap()
+        ..(*group.processes[0]).clone()
     }
 }
