@@ -23,6 +23,7 @@ pub mod signal;
 pub mod supervisor;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod users;
 
 /// The Supervisor version we are compatible with; reported by `-v` and `getSupervisorVersion`.
 pub const VERSION: &str = "4.3.0";

@@ -92,16 +92,11 @@ pub fn expanduser(v: &str) -> String {
     let (head, tail) = v.split_at(end);
     let home = if head == "~" {
         std::env::var("HOME").ok().or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
+            crate::users::user_by_uid(nix::unistd::getuid().as_raw())
                 .map(|u| u.dir.to_string_lossy().into_owned())
         })
     } else {
-        nix::unistd::User::from_name(&head[1..])
-            .ok()
-            .flatten()
-            .map(|u| u.dir.to_string_lossy().into_owned())
+        crate::users::user_by_name(&head[1..]).map(|u| u.dir.to_string_lossy().into_owned())
     };
     match home {
         Some(h) => {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use super::model::{AutoRestart, LogLevel};
 use crate::py;
 use crate::signal::Signal;
+use crate::users;
 
 /// Python's `ValueError(message)`: the text is what the user sees after `Error: `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -188,18 +189,15 @@ pub fn existing_dirpath(v: &str) -> Result<String> {
 
 /// `name_to_uid()`: a numeric uid that exists, or a user name.
 pub fn name_to_uid(v: &str) -> Result<u32> {
-    use nix::unistd::{Uid, User};
     match py::parse_int(v, 10) {
         Some(n) => {
-            let found = u32::try_from(n)
-                .ok()
-                .and_then(|u| User::from_uid(Uid::from_raw(u)).ok().flatten());
+            let found = u32::try_from(n).ok().and_then(users::user_by_uid);
             match found {
                 Some(u) => Ok(u.uid.as_raw()),
                 None => err(format!("Invalid user id {v}")),
             }
         }
-        None => match User::from_name(v).ok().flatten() {
+        None => match users::user_by_name(v) {
             Some(u) => Ok(u.uid.as_raw()),
             None => err(format!("Invalid user name {v}")),
         },
@@ -208,18 +206,15 @@ pub fn name_to_uid(v: &str) -> Result<u32> {
 
 /// `name_to_gid()`.
 pub fn name_to_gid(v: &str) -> Result<u32> {
-    use nix::unistd::{Gid, Group};
     match py::parse_int(v, 10) {
         Some(n) => {
-            let found = u32::try_from(n)
-                .ok()
-                .and_then(|g| Group::from_gid(Gid::from_raw(g)).ok().flatten());
+            let found = u32::try_from(n).ok().and_then(users::group_by_gid);
             match found {
                 Some(g) => Ok(g.gid.as_raw()),
                 None => err(format!("Invalid group id {v}")),
             }
         }
-        None => match Group::from_name(v).ok().flatten() {
+        None => match users::group_by_name(v) {
             Some(g) => Ok(g.gid.as_raw()),
             None => err(format!("Invalid group name {v}")),
         },
@@ -228,10 +223,7 @@ pub fn name_to_gid(v: &str) -> Result<u32> {
 
 /// `gid_for_uid()`: the user's primary group.
 pub fn gid_for_uid(uid: u32) -> Option<u32> {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.gid.as_raw())
+    users::user_by_uid(uid).map(|u| u.gid.as_raw())
 }
 
 /// `colon_separated_user_group()`: `user` → `(uid, None)` (Python's `-1`), `user:group`.

@@ -134,9 +134,7 @@ fn bind_unix(
         match result {
             Ok(()) => {}
             Err(nix::errno::Errno::EPERM) => {
-                let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
-                    .ok()
-                    .flatten()
+                let user = crate::users::user_by_uid(nix::unistd::geteuid().as_raw())
                     .map(|u| u.name)
                     .unwrap_or_default();
                 return Err(HttpError::Chown {

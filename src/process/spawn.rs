@@ -14,12 +14,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
-use nix::unistd::{AccessFlags, Gid, Uid, User};
+use nix::unistd::{AccessFlags, Uid};
 
 use crate::config::ProcessConfig;
 use crate::sys::child::{ChildSetup, ChildUser};
 use crate::sys::fd;
 use crate::sys::spawn::{self as sys, Exec};
+use crate::users;
 
 /// Why a command cannot be run, found before forking. The text is Python's `spawnerr`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -241,13 +242,13 @@ pub fn child_environment<'a>(
 /// already that uid), `Err` with Python's reason when the child would fail to switch.
 pub fn resolve_user(user: &str) -> Option<Result<ChildUser, String>> {
     let record = match user.parse::<u32>() {
-        Ok(uid) => match User::from_uid(Uid::from_raw(uid)) {
-            Ok(Some(u)) => u,
-            _ => return Some(Err(format!("Can't find uid {uid}"))),
+        Ok(uid) => match users::user_by_uid(uid) {
+            Some(u) => u,
+            None => return Some(Err(format!("Can't find uid {uid}"))),
         },
-        Err(_) => match User::from_name(user) {
-            Ok(Some(u)) => u,
-            _ => {
+        Err(_) => match users::user_by_name(user) {
+            Some(u) => u,
+            None => {
                 return Some(Err(format!(
                     "Can't find username {}",
                     crate::py::repr(user)
@@ -262,18 +263,9 @@ pub fn resolve_user(user: &str) -> Option<Result<ChildUser, String>> {
     if !current.is_root() {
         return Some(Err("Can't drop privilege as nonroot user".into()));
     }
-    // Python: the primary gid, then every group listing the user as a member. getgrouplist
-    // answers the latter with the primary gid included, which is not repeated here.
+    // Python: the primary gid, then every group listing the user as a member.
     let mut groups = vec![record.gid.as_raw()];
-    if let Ok(name) = CString::new(record.name.as_str()) {
-        let listed = nix::unistd::getgrouplist(&name, record.gid).unwrap_or_default();
-        groups.extend(
-            listed
-                .into_iter()
-                .filter(|&g| g != record.gid)
-                .map(Gid::as_raw),
-        );
-    }
+    groups.extend(users::supplementary_groups(&record));
     Some(Ok(ChildUser {
         uid: record.uid.as_raw(),
         gid: record.gid.as_raw(),
@@ -285,9 +277,7 @@ pub fn resolve_user(user: &str) -> Option<Result<ChildUser, String>> {
 pub fn user_label(user: &str) -> String {
     match user.parse::<u32>() {
         Ok(uid) => uid.to_string(),
-        Err(_) => User::from_name(user)
-            .ok()
-            .flatten()
+        Err(_) => users::user_by_name(user)
             .map(|u| u.uid.to_string())
             .unwrap_or_else(|| user.to_string()),
     }

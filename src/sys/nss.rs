@@ -5,7 +5,8 @@
 //! (`systemd`, `sss`, `ldap`, `mdns`, ...); they bring a second, uninitialised copy of libc
 //! into the process and may crash it (`libnss_systemd` does, in `getgrouplist`). The modules
 //! built into libc are safe, so lookups are restricted to them: `files` for users and groups,
-//! `files dns` for hosts. Documented in docs/compatibility.md.
+//! `files dns` for hosts; `crate::users` asks `getent(1)` for users and groups `files` does not
+//! know. Documented in docs/compatibility.md.
 
 use std::ffi::{c_char, c_int, CStr};
 

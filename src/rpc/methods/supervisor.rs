@@ -540,10 +540,7 @@ fn uid_of(user: &str) -> Option<u32> {
     if let Ok(uid) = user.parse() {
         return Some(uid);
     }
-    nix::unistd::User::from_name(user)
-        .ok()
-        .flatten()
-        .map(|u| u.uid.as_raw())
+    crate::users::user_by_name(user).map(|u| u.uid.as_raw())
 }
 
 #[cfg(test)]
