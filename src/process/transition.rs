@@ -230,13 +230,12 @@ impl Step<'_> {
         self.life.spawnerr = None;
         let msg = format!("spawned: '{}' with pid {pid}", self.config.name);
         self.log(LogLevel::Info, msg);
+        // With `startsecs=0` the deadline is now: RUNNING comes with the next turn of the
+        // loop, after the spawns of this one, as in Python (all `spawned:` lines of a pass,
+        // then the `success:` lines). `startProcess` checks at once (see `Input::Deadline`).
         let deadline = self.ctx.now + self.config.startsecs;
         self.life.delay = Some(deadline);
-        if self.config.startsecs.is_zero() {
-            self.check_started();
-        } else {
-            self.effects.push(Effect::ArmTimer(deadline));
-        }
+        self.effects.push(Effect::ArmTimer(deadline));
     }
 
     fn spawn_failed(&mut self, error: String) {
@@ -297,7 +296,9 @@ impl Step<'_> {
             self.life.backoff = 0;
             self.life.exitstatus = Some(es);
             if self.life.state == S::Starting {
-                self.change(S::Running, true);
+                // Stayed up `startsecs`, but its deadline had not been handled yet: Python's
+                // loop runs `transition` (the `success:` line) before it reaps.
+                self.check_started();
             }
             if expected {
                 self.change(S::Exited, true);
@@ -616,13 +617,39 @@ mod tests {
     }
 
     #[test]
-    fn startsecs_zero_is_running_at_once() {
+    fn startsecs_zero_is_running_at_the_next_deadline() {
         let mut cfg = config();
         cfg.startsecs = Duration::ZERO;
         let mut rig = Rig::with(cfg);
         rig.feed(Input::Start);
         let fx = rig.feed(Input::Spawned { pid: 42 });
+        assert!(changes(&fx).is_empty());
+        assert!(fx.contains(&Effect::ArmTimer(rig.t0)));
+        let fx = rig.feed(Input::Deadline);
         assert_eq!(changes(&fx), [(S::Starting, S::Running)]);
+    }
+
+    #[test]
+    fn an_exit_before_the_startsecs_deadline_was_handled_logs_success_first() {
+        let mut cfg = config();
+        cfg.startsecs = Duration::ZERO;
+        let mut rig = Rig::with(cfg);
+        rig.feed(Input::Start);
+        rig.feed(Input::Spawned { pid: 42 });
+        let fx = rig.at(0.01).feed(Input::Exited {
+            end: ProcessEnd::Exited(0),
+        });
+        assert_eq!(
+            changes(&fx),
+            [(S::Starting, S::Running), (S::Running, S::Exited)]
+        );
+        assert_eq!(
+            logs(&fx),
+            [
+                "success: web entered RUNNING state, process has stayed up for > than 0 seconds (startsecs)",
+                "exited: web (exit status 0; expected)"
+            ]
+        );
     }
 
     #[test]

@@ -166,14 +166,16 @@ impl Supervisor {
                     self.reap();
                 }
                 sig = signals.next() => self.on_signal(sig),
-                () = sleep => self.on_timers(),
                 req = self.requests.recv(), if !self.requests_closed => match req {
                     Some(req) => self.on_request(req),
                     None => self.requests_closed = true,
                 },
+                // Before the timers: Python spawns every autostart in one pass and handles
+                // their `startsecs` in the next, so the `spawned:` lines come first.
                 () = std::future::ready(()), if !self.pending_starts.is_empty() => {
                     self.autostart_some();
                 }
+                () = sleep => self.on_timers(),
             }
         }
     }

@@ -95,6 +95,15 @@ impl Supervisor {
             ))));
         }
         self.feed(id, Input::Start);
+        // Python's `startProcess` runs the process's `transition` right after spawning: with
+        // `startsecs=0` it is RUNNING before the answer.
+        if self
+            .table
+            .get(id)
+            .is_some_and(|p| p.life.state == ProcessState::Starting && p.config.startsecs.is_zero())
+        {
+            self.feed(id, Input::Deadline);
+        }
         let Some(process) = self.table.get(id) else {
             return Step::Done(Ok(()));
         };
