@@ -11,6 +11,7 @@ are never loaded. Standard library only; run through scripts/orderfile.sh.
 
 import argparse
 import http.client
+import os
 import re
 import signal
 import socket
@@ -165,7 +166,9 @@ def main():
         daemon = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}",
              args.binary, "-n", "-c", str(conf)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # valgrind emulates only the plain vfork form of clone (see src/sys/spawn.rs).
+            env={**os.environ, "SUPERVISOR_RS_COPY_FD_TABLE": "1"})
         try:
             server = xmlrpc.client.ServerProxy(
                 "http://localhost/RPC2", transport=UnixTransport(f"{tmp}/supervisor.sock"))

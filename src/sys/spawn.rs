@@ -37,6 +37,18 @@ pub struct Exec {
 /// unoptimised (test) builds fit too.
 const CHILD_STACK_BYTES: usize = 256 * 1024;
 
+/// `CLONE_FILES`: the child starts on the daemon's fd table and copies only its low end (see
+/// `child::own_fd_table`). Not when `SUPERVISOR_RS_COPY_FD_TABLE` is set: valgrind emulates
+/// only the plain vfork form of `clone`, so scripts/orderfile.sh, which runs the daemon under
+/// callgrind, sets it (the child then copies the whole table, only slower).
+static SHARE_FDS: LazyLock<libc::c_int> = LazyLock::new(|| {
+    if std::env::var_os("SUPERVISOR_RS_COPY_FD_TABLE").is_some() {
+        0
+    } else {
+        libc::CLONE_FILES
+    }
+});
+
 /// A spawn request for the spawner thread, with where to send the pid.
 type SpawnJob = (Exec, PreparedSetup, mpsc::SyncSender<io::Result<u32>>);
 
@@ -133,7 +145,7 @@ fn clone_child(exec: &Exec, setup: &PreparedSetup, stack: &mut [u128]) -> io::Re
         libc::clone(
             child_main,
             top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | *SHARE_FDS | libc::SIGCHLD,
             std::ptr::from_ref(&args).cast_mut().cast(),
         )
     };
