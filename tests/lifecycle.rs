@@ -557,6 +557,36 @@ fn an_instant_crash_loop_is_paced_at_100_ms() {
     assert!(mean >= 95, "mean spawn gap {mean} ms: {times:?}");
 }
 
+/// A child starts with stdin, stdout and stderr only: an fd the daemon itself inherited
+/// without CLOEXEC (fd 9 here) is closed in the child, as Python closes 3..minfds.
+#[test]
+fn children_inherit_no_other_fds_like_python() {
+    let (py, ours) = both(|kind| {
+        let sup = Sup::new(
+            kind,
+            "",
+            "[program:fds]\ncommand=sh -c 'ls /proc/self/fd > %(here)s/fds.txt; exec sleep 1000'\n\
+             startsecs=0\n",
+        );
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("exec 9</etc/hostname; exec \"$0\" \"$@\"")
+            .arg(binary(kind))
+            .args(["-n", "-c"])
+            .arg(sup.path("supervisord.conf"))
+            .current_dir(sup.dir.path())
+            .stdin(Stdio::null());
+        let sup = sup.run_foreground(cmd);
+        let listed = || fs::read_to_string(sup.path("fds.txt")).unwrap_or_default();
+        wait_until("fds.txt", Duration::from_secs(10), || {
+            listed().ends_with('\n')
+        });
+        listed()
+    });
+    assert_eq!(py, "0\n1\n2\n3\n", "ls's own directory fd is 3");
+    assert_eq!(ours, py);
+}
+
 // ---- 3. SIGUSR2 with moved logs --------------------------------------------------------------
 
 #[test]

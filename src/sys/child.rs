@@ -111,6 +111,7 @@ fn exec_child(args: &ChildArgs) -> i32 {
             return errno;
         }
     }
+    close_inherited();
     apply_setup(args.setup, args.parent);
     reset_signals();
     // SAFETY: `program` is NUL-terminated and `argv`/`envp` are NULL-terminated arrays of
@@ -148,6 +149,22 @@ fn own_fd_table(stdio: [RawFd; 3]) -> Result<(), i32> {
     } else {
         Err(last_errno())
     }
+}
+
+/// Closes every fd above stdio, as Python's child does (`os.close` of 3..minfds): an fd the
+/// daemon inherited without CLOEXEC must not reach its children either. Best effort: before
+/// Linux 5.9 (no `close_range`) only CLOEXEC fds go, at `execve`.
+fn close_inherited() {
+    // SAFETY: close_range only closes this child's own copies of fds (its table is private by
+    // now); nothing in the child uses an fd above 2 afterwards.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    };
 }
 
 /// Makes `target` a copy of `source` that survives exec (`dup2` leaves CLOEXEC off; when the
