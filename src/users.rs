@@ -52,11 +52,10 @@ pub fn supplementary_groups(user: &User) -> Vec<u32> {
         .filter(|&g| g != user.gid)
         .map(Gid::as_raw)
         .collect();
-    if User::from_name(&user.name).ok().flatten().is_none() {
-        for g in getent::initgroups(&user.name) {
-            if g != user.gid.as_raw() && !groups.contains(&g) {
-                groups.push(g);
-            }
+    // Groups from other modules (a local user in LDAP groups): empty in dynamic builds.
+    for g in getent::initgroups(&user.name) {
+        if g != user.gid.as_raw() && !groups.contains(&g) {
+            groups.push(g);
         }
     }
     groups
@@ -65,24 +64,46 @@ pub fn supplementary_groups(user: &User) -> Vec<u32> {
 #[cfg(target_feature = "crt-static")]
 mod getent {
     use std::ffi::CString;
+    use std::io::Read;
     use std::path::PathBuf;
     use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
 
     use nix::unistd::{Gid, Group, Uid, User};
 
-    /// The first line `getent <database> <key>` prints, if it finds the key.
+    /// How long a lookup may take: an unreachable directory server must not stall the daemon
+    /// (lookups run on its one thread) for the module's own, much longer, timeouts.
+    const DEADLINE: Duration = Duration::from_secs(3);
+
+    /// The first line `getent <database> <key>` prints, if it finds the key in time.
     fn lookup(database: &str, key: &str) -> Option<String> {
-        let output = Command::new("getent")
-            .args([database, key])
+        let mut child = Command::new("getent")
+            .args([database, "--", key])
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .output()
+            .spawn()
             .ok()?;
-        if !output.status.success() {
-            return None;
-        }
-        let text = String::from_utf8(output.stdout).ok()?;
-        text.lines().next().map(str::to_owned)
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
+        };
+        let mut text = String::new();
+        child.stdout.take()?.read_to_string(&mut text).ok()?;
+        status
+            .success()
+            .then(|| text.lines().next().map(str::to_owned))
+            .flatten()
     }
 
     /// `name:passwd:uid:gid:gecos:dir:shell`.

@@ -788,3 +788,22 @@ startsecs=0
         assert_same(&format!("{method}({params:?})"), &py, &ours);
     }
 }
+
+/// A log file that cannot be opened at spawn is a spawn error, as in Python: BACKOFF, FATAL,
+/// and the reason in `status`.
+#[test]
+fn unopenable_log_file_is_a_spawn_error() {
+    let pair = Pair::start(
+        "
+[program:bad]
+command=sleep 1000
+stdout_logfile=%(here)s
+startretries=1
+",
+    );
+    pair.wait_for_state("bad", "FATAL");
+    assert_eq!(
+        pair.ctl(&["status", "bad"]).stdout,
+        "bad                              FATAL     unknown error making dispatchers for 'bad': EISDIR\n"
+    );
+}

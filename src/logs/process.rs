@@ -560,14 +560,11 @@ impl ProcessLogs {
 
     /// Starts a task on the current tokio runtime that drains `pipe` (the read end of the
     /// child's `channel`) until EOF into the stream's log file; without a file the output is
-    /// still read and dropped. The file is reopened first (Python opens it at each spawn).
-    /// Fails when `pipe` is not a pipe or FIFO; panics outside a tokio runtime.
+    /// still read and dropped. Fails when `pipe` is not a pipe or FIFO; panics outside a tokio
+    /// runtime.
     pub fn attach(&mut self, channel: Channel, pipe: OwnedFd) -> io::Result<()> {
         let rx = pipe::Receiver::from_owned_fd(pipe)?;
         let stream = self.stream(channel);
-        if let Some(f) = &stream.file {
-            let _ = lock(f).open_now();
-        }
         let ctx = Arc::new(StreamCtx {
             name: self.name.clone(),
             channel,
@@ -594,6 +591,14 @@ impl ProcessLogs {
             }
         }
         files
+    }
+
+    /// (Re)opens both streams' files, creating them if missing: Python opens them at each
+    /// spawn, and a file that cannot be opened stops the spawn.
+    pub fn open_files(&self) -> io::Result<()> {
+        self.files()
+            .into_iter()
+            .try_for_each(|f| lock(f).open_now())
     }
 
     /// Reopens both streams' files (SIGUSR2), also under running readers.

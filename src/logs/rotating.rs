@@ -37,11 +37,12 @@ fn ignore_not_found(r: io::Result<()>) -> io::Result<()> {
     }
 }
 
-/// Unlinks `path` if it is a regular file (NotFound if there is none). Anything else
-/// (`/dev/null`, `/dev/stdout` in a container, a FIFO) is left in place: Python unlinks it
-/// too, which as root replaces `/dev/null` with a regular file.
+/// Unlinks `path` (a symlink itself, not its target) if it is, or leads to, a regular file
+/// (NotFound if there is nothing). Anything else (`/dev/null`, `/dev/stdout` in a container, a
+/// FIFO) is left in place: Python unlinks it too, which as root replaces `/dev/null` with a
+/// regular file.
 pub(crate) fn remove_log_file(path: &Path) -> io::Result<()> {
-    if std::fs::symlink_metadata(path)?.is_file() {
+    if std::fs::metadata(path)?.is_file() {
         std::fs::remove_file(path)?;
     }
     Ok(())
@@ -276,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn clear_never_unlinks_what_is_not_a_regular_file() {
+    fn clear_unlinks_regular_files_and_links_to_them_only() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("target");
         std::fs::write(&target, b"kept").unwrap();
@@ -284,7 +285,11 @@ mod tests {
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let mut f = RotatingFile::open(&link, 0, 0).unwrap();
         f.clear().unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link).unwrap().is_file(),
+            "a new regular file"
+        );
+        assert_eq!(read(&target), b"kept", "the link's target untouched");
         let mut null = RotatingFile::open(Path::new("/dev/null"), 0, 0).unwrap();
         null.clear().unwrap();
         assert!(!std::fs::metadata("/dev/null").unwrap().is_file());

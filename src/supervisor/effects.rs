@@ -87,16 +87,23 @@ impl Supervisor {
         let resolved =
             spawn::resolve_command(&process.config, &self.spawn_ctx).map_err(|e| e.to_string());
         let result = resolved.and_then(|(filename, argv)| {
+            let dispatchers_error = |e: std::io::Error| {
+                format!(
+                    "unknown error making dispatchers for {}: {}",
+                    crate::py::repr(&process.config.name),
+                    e.raw_os_error()
+                        .map(|c| format!("{:?}", nix::Error::from_raw(c)))
+                        .unwrap_or_else(|| e.to_string())
+                )
+            };
             if process.logs.is_none() {
-                process.logs = Some(open_logs(&process.config, &sup, &log).map_err(|e| {
-                    format!(
-                        "unknown error making dispatchers for {}: {}",
-                        crate::py::repr(&process.config.name),
-                        e.raw_os_error()
-                            .map(|c| format!("{:?}", nix::Error::from_raw(c)))
-                            .unwrap_or_else(|| e.to_string())
-                    )
-                })?);
+                process.logs =
+                    Some(open_logs(&process.config, &sup, &log).map_err(dispatchers_error)?);
+            }
+            // Python opens the log files at each spawn; one that cannot be opened is a spawn
+            // error (BACKOFF, then FATAL), not a child whose output goes nowhere.
+            if let Some(logs) = &process.logs {
+                logs.open_files().map_err(dispatchers_error)?;
             }
             spawn::spawn(
                 &process.config,

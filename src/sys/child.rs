@@ -7,10 +7,15 @@
 
 use std::ffi::{c_char, CString};
 use std::io;
+// The credential switch uses the raw setuid/setgid/setgroups syscalls, which take 32-bit ids
+// only on 64-bit Linux (32-bit targets need the `*32` variants).
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("supervisor-rs's child setup supports 64-bit Linux only");
+
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// Credentials a child switches to, resolved in the parent before forking.
+/// Credentials a child switches to, resolved in the daemon before the child is started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildUser {
     pub uid: libc::uid_t,
@@ -66,8 +71,8 @@ impl PreparedSetup {
     }
 }
 
-/// Everything the child reads, borrowed from the spawner thread's frame (suspended until the
-/// child has exec'd or exited, so the borrows outlive the child's use of them).
+/// Everything the child reads, borrowed from the frame of the thread that cloned it (suspended
+/// until the child has exec'd or exited, so the borrows outlive the child's use of them).
 pub(super) struct ChildArgs<'a> {
     pub program: &'a CString,
     /// NULL-terminated.
