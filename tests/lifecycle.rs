@@ -587,6 +587,30 @@ fn children_inherit_no_other_fds_like_python() {
     assert_eq!(ours, py);
 }
 
+/// A child's ignored and blocked signals are those of a child of Python's supervisord: SIGPIPE
+/// and SIGXFSZ ignored (the interpreter ignores them and its children inherit it), none blocked.
+#[test]
+fn children_signal_dispositions_like_python() {
+    let (py, ours) = both(|kind| {
+        let sup = Sup::new(
+            kind,
+            "",
+            "[program:sig]\ncommand=sh -c 'grep -E \"^Sig(Blk|Ign)\" /proc/self/status \
+             > %(here)s/sig.txt; exec sleep 1000'\nstartsecs=0\n",
+        )
+        .foreground();
+        let read = || fs::read_to_string(sup.path("sig.txt")).unwrap_or_default();
+        wait_until("sig.txt", Duration::from_secs(10), || {
+            read().lines().count() == 2
+        });
+        read()
+    });
+    // Bits 12 and 24: SIGPIPE and SIGXFSZ (the rest is whatever the test runner ignores).
+    let ignored = u64::from_str_radix(py.lines().nth(1).unwrap().split('\t').nth(1).unwrap(), 16);
+    assert_eq!(ignored.unwrap() & 0x1001000, 0x1001000, "{py}");
+    assert_eq!(ours, py);
+}
+
 // ---- 3. SIGUSR2 with moved logs --------------------------------------------------------------
 
 #[test]

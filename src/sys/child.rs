@@ -244,24 +244,31 @@ fn apply_setup(setup: &PreparedSetup, parent: libc::pid_t) {
     }
 }
 
-/// Starts the program with default signal dispositions and an empty mask, as std's `Command`
-/// does: every handler the daemon installed goes back to the default (a handler running in
-/// this child would run on the daemon's memory), SIGPIPE (which Rust ignores) too, then the
-/// signals the spawner blocked around the clone are unblocked.
+/// Starts the program with the signal dispositions a child of Python's supervisord has, and an
+/// empty mask: every handler the daemon installed goes back to the default (a handler running
+/// in this child would run on the daemon's memory); SIGPIPE and SIGXFSZ are ignored, as the
+/// Python interpreter ignores them at startup and its children inherit that; then the signals
+/// the spawner blocked around the clone are unblocked.
 fn reset_signals() {
     // SAFETY: sigaction and sigprocmask with valid pointers to local structs only change this
     // child's dispositions and mask (no CLONE_SIGHAND: the handler table is a copy).
     unsafe {
         let mut default: libc::sigaction = std::mem::zeroed();
         default.sa_sigaction = libc::SIG_DFL;
+        let mut ignore: libc::sigaction = std::mem::zeroed();
+        ignore.sa_sigaction = libc::SIG_IGN;
         for signal in 1..=libc::SIGRTMAX() {
+            if signal == libc::SIGPIPE || signal == libc::SIGXFSZ {
+                libc::sigaction(signal, &ignore, std::ptr::null_mut());
+                continue;
+            }
             let mut current: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(signal, std::ptr::null(), &mut current) != 0 {
                 continue;
             }
             let handled =
                 current.sa_sigaction != libc::SIG_DFL && current.sa_sigaction != libc::SIG_IGN;
-            if handled || signal == libc::SIGPIPE {
+            if handled {
                 libc::sigaction(signal, &default, std::ptr::null_mut());
             }
         }
