@@ -252,7 +252,9 @@ impl Step<'_> {
         if self.ctx.now.saturating_duration_since(start) < self.config.startsecs {
             return;
         }
+        // Its deadline is moot now, also when `startProcess` got here before the timer fired.
         self.life.delay = None;
+        self.effects.push(Effect::CancelTimer);
         self.life.backoff = 0;
         self.change(ProcessState::Running, true);
         let msg = format!(
@@ -627,6 +629,7 @@ mod tests {
         assert!(fx.contains(&Effect::ArmTimer(rig.t0)));
         let fx = rig.feed(Input::Deadline);
         assert_eq!(changes(&fx), [(S::Starting, S::Running)]);
+        assert!(fx.contains(&Effect::CancelTimer));
     }
 
     #[test]
