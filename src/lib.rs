@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`daemon`]: the supervisord lifecycle: setuid, rlimits, daemonize, pidfile, restart.
 //! - [`config`]: `supervisord.conf` → typed [`config::Config`].
+//! - [`ctl`]: `supervisorctl`, the command-line client and its shell.
 //! - [`http`]: the unix and inet HTTP servers: XML-RPC, log tails, status page, auth.
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
@@ -13,6 +14,7 @@
 //! - [`sys`]: the few `unsafe` libc wrappers (child setup, reaping, fork, syslog).
 
 pub mod config;
+pub mod ctl;
 pub mod daemon;
 pub mod http;
 pub mod logs;

@@ -1,11 +1,12 @@
 //! supervisord's command line, parsed as Python's `getopt.getopt` + `Options.realize` do:
 //! clustered short flags, unique-prefix long options, the same error texts, CLI > file > default.
 //!
-//! `lexopt` cannot reproduce getopt's prefix matching and messages, so this is a small
-//! hand-written getopt; values are converted by the same datatype functions the file uses.
+//! Values are converted by the same datatype functions the file uses; the option syntax is
+//! [`super::getopt`].
 
 use std::path::PathBuf;
 
+use super::getopt::getopt;
 use super::model::LogLevel;
 use super::types;
 use crate::py;
@@ -124,106 +125,13 @@ const LONG: &[&str] = &[
     "check",
 ];
 
-/// `getopt.getopt`: `(option, value)` pairs and the remaining positional arguments.
-/// `(option, value)` pairs as getopt returns them.
-type Pairs = Vec<(String, String)>;
-
-fn getopt(mut args: &[String]) -> Result<(Pairs, Vec<String>), String> {
-    let mut opts = Vec::new();
-    while let Some(first) = args.first() {
-        if !first.starts_with('-') || first == "-" {
-            break;
-        }
-        if first == "--" {
-            args = &args[1..];
-            break;
-        }
-        let rest = &args[1..];
-        if let Some(long) = first.strip_prefix("--") {
-            let (name, mut value) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (long, None),
-            };
-            let matches: Vec<&str> = LONG
-                .iter()
-                .copied()
-                .filter(|o| o.starts_with(name))
-                .collect();
-            let full = if matches.is_empty() {
-                return Err(format!("option --{name} not recognized"));
-            } else if matches.contains(&name) {
-                name.to_string()
-            } else if matches.contains(&format!("{name}=").as_str()) {
-                format!("{name}=")
-            } else if matches.len() > 1 {
-                return Err(format!("option --{name} not a unique prefix"));
-            } else {
-                matches[0].to_string()
-            };
-            let (full, has_arg) = match full.strip_suffix('=') {
-                Some(n) => (n.to_string(), true),
-                None => (full, false),
-            };
-            let mut consumed = 0;
-            if has_arg {
-                if value.is_none() {
-                    match rest.first() {
-                        Some(v) => {
-                            value = Some(v.clone());
-                            consumed = 1;
-                        }
-                        None => return Err(format!("option --{full} requires argument")),
-                    }
-                }
-            } else if value.is_some() {
-                return Err(format!("option --{full} must not have an argument"));
-            }
-            opts.push((format!("--{full}"), value.unwrap_or_default()));
-            args = &rest[consumed..];
-        } else {
-            let mut cluster: Vec<char> = first[1..].chars().collect();
-            let mut rest = rest;
-            while !cluster.is_empty() {
-                let opt = cluster.remove(0);
-                let pos = SHORT
-                    .char_indices()
-                    .find(|&(_, c)| c == opt && c != ':')
-                    .map(|(i, _)| i);
-                let Some(pos) = pos else {
-                    return Err(format!("option -{opt} not recognized"));
-                };
-                let has_arg = SHORT[pos + opt.len_utf8()..].starts_with(':');
-                let value = if has_arg {
-                    if cluster.is_empty() {
-                        match rest.first() {
-                            Some(v) => {
-                                let v = v.clone();
-                                rest = &rest[1..];
-                                v
-                            }
-                            None => return Err(format!("option -{opt} requires argument")),
-                        }
-                    } else {
-                        std::mem::take(&mut cluster).into_iter().collect()
-                    }
-                } else {
-                    String::new()
-                };
-                opts.push((format!("-{opt}"), value));
-            }
-            args = rest;
-        }
-    }
-    Ok((opts, args.to_vec()))
-}
-
 /// Parses supervisord's arguments (without argv[0]) as `ServerOptions.realize` does.
 pub fn parse(progname: &str, args: &[String]) -> Result<Action, UsageError> {
     let usage = |message: String| UsageError {
         message,
         progname: progname.to_string(),
     };
-    let (pairs, positional) = getopt(args).map_err(usage)?;
+    let (pairs, positional) = getopt(args, SHORT, LONG).map_err(usage)?;
     if !positional.is_empty() {
         let list: Vec<String> = positional.iter().map(|a| py::repr(a)).collect();
         return Err(usage(format!(

@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 mod error;
 pub mod expand;
+pub mod getopt;
 pub mod ini;
 mod model;
 mod program;
@@ -26,7 +27,7 @@ pub use cli::{Action, Options, UsageError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind};
 pub use model::*;
 pub use program::EVENT_TYPES;
-pub use server::MAIN_RPCINTERFACE;
+pub use server::{supervisorctl_section, MAIN_RPCINTERFACE};
 
 use expand::{Expansions, Value};
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::error::{ConfigError, ErrorKind};
-use super::expand::Expansions;
+use super::expand::{ExpandError, Expansions};
 use super::ini::Ini;
 use super::model::{Credentials, InetHttpServer, RpcInterface, Supervisorctl, UnixHttpServer};
 use super::reader::{strs, Reader};
@@ -187,8 +187,19 @@ pub(crate) fn rpcinterfaces(r: &Reader, errors: &mut Vec<ConfigError>) -> Vec<Rp
 /// `[supervisorctl]` as supervisorctl reads it: the main file only, its own environment,
 /// `%(here)s` available in `serverurl` and `history_file`. `None` when absent or unreadable.
 pub(crate) fn supervisorctl(main: &Ini, configfile: &str) -> Option<Supervisorctl> {
+    supervisorctl_section(main, configfile).ok().flatten()
+}
+
+/// `ClientOptions.read_config` on an already parsed file: `None` without a `[supervisorctl]`
+/// section, the first value that cannot be expanded as an error (Python's `ValueError`).
+pub fn supervisorctl_section(
+    main: &Ini,
+    configfile: &str,
+) -> Result<Option<Supervisorctl>, ExpandError> {
     const S: &str = "supervisorctl";
-    main.section(S)?;
+    if main.section(S).is_none() {
+        return Ok(None);
+    }
     let here = py::dirname(&py::normalize_path(configfile)).to_string();
     let mut env = Expansions::new();
     for (k, v) in std::env::vars_os() {
@@ -197,7 +208,7 @@ pub(crate) fn supervisorctl(main: &Ini, configfile: &str) -> Option<Supervisorct
             super::expand::Value::Str(v.to_string_lossy().into_owned()),
         );
     }
-    let get = |opt: &str, with_here: bool| -> Result<Option<String>, ()> {
+    let get = |opt: &str, with_here: bool| -> Result<Option<String>, ExpandError> {
         let Some(o) = main.get(S, opt) else {
             return Ok(None);
         };
@@ -205,31 +216,24 @@ pub(crate) fn supervisorctl(main: &Ini, configfile: &str) -> Option<Supervisorct
         if with_here {
             exp.extend(strs(&[("here", &here)]));
         }
-        super::expand::expand(&o.value, &exp, &format!("{S}.{opt}"))
-            .map(Some)
-            .map_err(|_| ())
+        super::expand::expand(&o.value, &exp, opt).map(Some)
     };
-    let serverurl = get("serverurl", true)
-        .ok()?
-        .unwrap_or_else(|| "http://localhost:9001".into());
+    let serverurl = get("serverurl", true)?.unwrap_or_else(|| "http://localhost:9001".into());
     let serverurl = match serverurl.strip_prefix("unix://") {
         Some(p) => format!("unix://{}", py::normalize_path(p)),
         None => serverurl,
     };
-    let prompt = get("prompt", false)
-        .ok()?
-        .unwrap_or_else(|| "supervisor".into());
-    let username = get("username", false).ok()?;
-    let password = get("password", false).ok()?;
-    let history_file = get("history_file", true)
-        .ok()?
+    let prompt = get("prompt", false)?.unwrap_or_else(|| "supervisor".into());
+    let username = get("username", false)?;
+    let password = get("password", false)?;
+    let history_file = get("history_file", true)?
         .filter(|h| !h.is_empty())
         .map(|h| PathBuf::from(py::normalize_path(&h)));
-    Some(Supervisorctl {
+    Ok(Some(Supervisorctl {
         serverurl,
         username,
         password,
         prompt,
         history_file,
-    })
+    }))
 }
