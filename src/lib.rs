@@ -8,6 +8,7 @@
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
 //! - [`rpc`]: the XML-RPC codec and the `supervisor.*`/`system.*` methods.
+//! - [`pidproxy`]: the `pidproxy` command: runs a program, forwards signals to its pidfile's pid.
 //! - [`py`]: Python string semantics (`repr`, `strip`, `int()`) that messages must match.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
 //! - [`logs`]: the main log, child log capture and rotation, log reading for the API.
@@ -18,6 +19,7 @@ pub mod ctl;
 pub mod daemon;
 pub mod http;
 pub mod logs;
+pub mod pidproxy;
 pub mod process;
 pub mod py;
 pub mod rpc;

@@ -9,6 +9,7 @@ mod engine_diff;
 mod http_diff;
 mod lifecycle;
 mod logs;
+mod pidproxy;
 mod rpc;
 mod rpc_diff;
 mod support;
