@@ -16,11 +16,14 @@ mod help;
 pub mod options;
 mod out;
 mod process;
+mod prompt;
 pub mod shell;
 mod tail;
 
 use std::future::Future;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use client::{CallError, Client};
 use options::{CtlOptions, Invocation};
@@ -112,6 +115,8 @@ pub struct Controller {
     runtime: tokio::runtime::Runtime,
     /// Colour states: stdout is a terminal, and neither `--no-color` nor `NO_COLOR` says no.
     color: bool,
+    /// Set while a command handles Ctrl-C itself ([`OwnCtrlC`]).
+    owns_ctrl_c: Arc<AtomicBool>,
 }
 
 impl Controller {
@@ -123,6 +128,7 @@ impl Controller {
             out: Out::default(),
             runtime,
             color,
+            owns_ctrl_c: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -149,7 +155,8 @@ impl Controller {
     /// flushed before this returns.
     pub fn run_line(&mut self, line: &str) -> Flow {
         let rt = self.runtime.handle().clone();
-        let flow = rt.block_on(interruptible(self.onecmd(line)));
+        let owned = self.owns_ctrl_c.clone();
+        let flow = rt.block_on(interruptible(self.onecmd(line), &owned));
         self.out.flush();
         match flow {
             Some(f) => f,
@@ -209,7 +216,7 @@ impl Controller {
             Ok(0) | Err(_) => return false,
             Ok(_) => {}
         }
-        let password = match rpassword::prompt_password("Password:") {
+        let password = match prompt::password("Password:") {
             Ok(p) => p,
             Err(_) => return false,
         };
@@ -330,6 +337,11 @@ impl Controller {
         };
     }
 
+    /// Ctrl-C is this command's own until the guard drops.
+    fn own_ctrl_c(&self) -> OwnCtrlC {
+        OwnCtrlC::new(&self.owns_ctrl_c)
+    }
+
     /// A handle on the runtime calls run on.
     pub fn handle(&self) -> tokio::runtime::Handle {
         self.runtime.handle().clone()
@@ -342,13 +354,36 @@ impl Controller {
     }
 }
 
-/// Runs `f` unless Ctrl-C comes first (`None`). Commands that give Ctrl-C a meaning of their
-/// own (`tail -f`, `fg`) see it too, and finish first: the race is biased toward them.
-async fn interruptible<T>(f: impl Future<Output = T>) -> Option<T> {
-    tokio::select! {
-        biased;
-        v = f => Some(v),
-        _ = tokio::signal::ctrl_c() => None,
+/// Runs `f` unless Ctrl-C comes first (`None`). While a command that gives Ctrl-C a meaning of
+/// its own runs (`tail -f`, `fg`: they set `owned`), Ctrl-C is left to it.
+async fn interruptible<T>(f: impl Future<Output = T>, owned: &AtomicBool) -> Option<T> {
+    tokio::pin!(f);
+    loop {
+        tokio::select! {
+            biased;
+            v = &mut f => return Some(v),
+            _ = tokio::signal::ctrl_c() => {
+                if !owned.load(Ordering::SeqCst) {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Marks a command as handling Ctrl-C itself for as long as it lives.
+pub(crate) struct OwnCtrlC(Arc<AtomicBool>);
+
+impl OwnCtrlC {
+    fn new(flag: &Arc<AtomicBool>) -> OwnCtrlC {
+        flag.store(true, Ordering::SeqCst);
+        OwnCtrlC(flag.clone())
+    }
+}
+
+impl Drop for OwnCtrlC {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 

@@ -147,6 +147,8 @@ impl Controller {
     /// `_tailf`: follows a log stream until the server ends it or Ctrl-C; problems go to stderr
     /// in the words of Python's `HTTPHandler`.
     async fn follow(&mut self, path: &str) {
+        let _owned = self.own_ctrl_c();
+        let interrupted = tokio::signal::ctrl_c();
         self.output("==> Press Ctrl-C to exit <==");
         self.out.flush();
         let client = self.client();
@@ -157,7 +159,7 @@ impl Controller {
                 out.bytes(data);
                 out.flush();
             }) => Followed::Closed(r),
-            _ = tokio::signal::ctrl_c() => Followed::Interrupted,
+            _ = interrupted => Followed::Interrupted,
         };
         let url = format!("{}{path}", self.opts.serverurl);
         match ended {
@@ -210,6 +212,10 @@ impl Controller {
             }
             Err(e) => return Err(e),
         }
+        let _owned = self.own_ctrl_c();
+        // One listener for the whole session, so a Ctrl-C between two turns of the loop counts.
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
         self.output("==> Press Ctrl-C to exit <==");
         self.out.flush();
 
@@ -267,7 +273,7 @@ impl Controller {
                         break vec!["Process got killed".to_string()];
                     }
                 }
-                _ = tokio::signal::ctrl_c() => break Vec::new(),
+                _ = &mut interrupted => break Vec::new(),
             }
         };
         for s in &streams {
