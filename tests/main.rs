@@ -13,4 +13,5 @@ mod logs;
 mod pidproxy;
 mod rpc;
 mod rpc_diff;
+mod seed_session;
 mod support;
