@@ -147,7 +147,7 @@ fn seed_post_with_only_our_binaries() {
         {"expect": "Password:"}, {"send": "123\r"},
         {"expect": "supervisor> "}, {"send": "help\r"},
         {"expect": "version"}, {"expect": "supervisor> "}, {"send": "update\r"},
-        {"expect": "qrdbeat: added process group"}, {"send": "reload\r"},
+        {"expect": "qrdbeat: added process group"}, {"expect": "supervisor> "}, {"send": "reload\r"},
         {"expect": "Really restart the remote supervisord process y/N? "}, {"send": "y\r"},
         {"expect": "Restarted supervisord"},
         {"send": "status\r", "until": "qrdbeat   "},
