@@ -87,6 +87,9 @@ class Scale:
     rpc_programs: int = 100
     rpc_clients: int = 8
     rpc_seconds: float = 5.0
+    ctl_status_programs: int = 1000
+    ctl_start_programs: int = 10
+    ctl_runs: int = 20
 
     @property
     def log_mib(self):
@@ -94,7 +97,7 @@ class Scale:
 
 
 QUICK = Scale(fleet=200, log_bytes=100 << 20, chatty_seconds=3.0, respawn_seconds=5.0,
-              rpc_seconds=2.0)
+              rpc_seconds=2.0, ctl_runs=5)
 
 
 @dataclass
@@ -105,6 +108,10 @@ class Context:
     session: Path
     bulk_writer: Path
     chatty_writer: Path
+    # The supervisorctl of each side (keyed by that side's daemon binary), and the daemon both
+    # ctls talk to in the ctl scenario.
+    ctl_for: dict
+    ctl_daemon: str
 
 
 # ---------------------------------------------------------------------------------------------
@@ -679,6 +686,42 @@ class Scenario:
     floor: Optional[Callable] = None
 
 
+def ctl_runs(ctl, conf, args, runs, between=None):
+    """Median wall time (ms) of `ctl -c conf args`, each run a whole process; `between` runs
+    untimed before each timed one."""
+    times = []
+    for _ in range(runs):
+        if between:
+            subprocess.run([ctl, "-c", conf, *between], check=True, capture_output=True,
+                           timeout=60)
+        start = time.perf_counter()
+        done = subprocess.run([ctl, "-c", conf, *args], capture_output=True, timeout=60)
+        times.append((time.perf_counter() - start) * 1000)
+        if done.returncode != 0:
+            raise BenchError(f"{ctl} {' '.join(args)} exited {done.returncode}: {done.stdout[-200:]!r}")
+    return statistics.median(times)
+
+
+def bench_ctl(binary, ctx):
+    """Whole-process time of this side's `supervisorctl -c FILE status` with 1000 programs
+    RUNNING, and of `supervisorctl start x` with 10 programs (x stopped, untimed, before each
+    start; startsecs=0), medians of back-to-back runs. Both sides' ctls talk to our daemon, so
+    the figures are the clients' own."""
+    ctl = ctx.ctl_for[binary]
+    n = ctx.scale.ctl_status_programs
+    with Daemon(ctx.ctl_daemon, ctx, [sleepers(n)], "ctl-status") as daemon:
+        daemon.wait_all_running(n)
+        conf = str(daemon.dir / "supervisord.conf")
+        status = ctl_runs(ctl, conf, ["status"], ctx.scale.ctl_runs)
+    m = ctx.scale.ctl_start_programs
+    with Daemon(ctx.ctl_daemon, ctx, [sleepers(m)], "ctl-start") as daemon:
+        daemon.wait_all_running(m)
+        conf = str(daemon.dir / "supervisord.conf")
+        x = "sleep:sleep_0000" if m > 1 else "sleep"
+        start = ctl_runs(ctl, conf, ["start", x], ctx.scale.ctl_runs, between=["stop", x])
+    return {"ctl_status": status, "ctl_start": start}
+
+
 SCENARIOS = [
     Scenario("rss", "Daemon memory, {s.rss_programs} programs running", bench_rss, [
         Metric("rss", "VmRSS", "MB", (("python", "<=", 0.1),)),
@@ -703,6 +746,9 @@ SCENARIOS = [
     Scenario("getstate", "getState, {s.rpc_clients} client processes × {s.rpc_seconds:g} s, {s.rpc_programs} programs", bench_getstate, [
         Metric("getstate_rate", "getState throughput", "calls/s", (("python", ">=", 20),))],
         floor=floor_getstate),
+    Scenario("ctl", "supervisorctl: status with {s.ctl_status_programs} programs, start with {s.ctl_start_programs}", bench_ctl, [
+        Metric("ctl_status", "`status`, whole process", "ms", (("python", "<=", 0.1),)),
+        Metric("ctl_start", "`start x`, whole process", "ms", (("python", "<=", 0.1),))]),
 ]
 
 
@@ -850,6 +896,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ours", required=True, help="our supervisord binary")
     parser.add_argument("--python", required=True, help="Python supervisord 4.3.0")
+    parser.add_argument("--ours-ctl", required=True, help="our supervisorctl binary")
+    parser.add_argument("--python-ctl", required=True, help="Python supervisorctl 4.3.0")
     parser.add_argument("--only", action="append", choices=[s.name for s in SCENARIOS],
                         help="run only this scenario (repeatable)")
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions (default 3)")
@@ -868,7 +916,10 @@ def main():
     binaries = {"ours": str(Path(args.ours).resolve()), "python": str(Path(args.python).resolve())}
     session = Path(tempfile.mkdtemp(prefix="supervisor-bench-"))
     try:
-        ctx = Context(scale, session, session / "bulk_writer.py", session / "chatty_writer.py")
+        ctl_for = {binaries["ours"]: str(Path(args.ours_ctl).resolve()),
+                   binaries["python"]: str(Path(args.python_ctl).resolve())}
+        ctx = Context(scale, session, session / "bulk_writer.py", session / "chatty_writer.py",
+                      ctl_for, binaries["ours"])
         ctx.bulk_writer.write_text(BULK_WRITER)
         ctx.chatty_writer.write_text(CHATTY_WRITER)
         outcomes = [(s, run_scenario(s, binaries, ctx, args.reps))

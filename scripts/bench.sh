@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: our supervisord against Python Supervisor 4.3.0, side by side (interleaved
+# The benchmark: our supervisord and supervisorctl against Python Supervisor 4.3.0, side by side (interleaved
 # runs, medians, ratios against the issues' targets), written to docs/benchmarks.md.
 # Not part of the test suite or CI; takes several minutes. Extra arguments go to
 # benches/bench.py, e.g. `scripts/bench.sh --quick`, `--only fleet`, `--reps 5`.
@@ -11,4 +11,5 @@ cd "$(dirname "$0")/.."
 cargo build --release
 host=$(rustc -vV | sed -n 's/^host: //p')
 python3 benches/bench.py --ours "target/$host/release/supervisord" --python "$PYREF/bin/supervisord" \
+    --ours-ctl "target/$host/release/supervisorctl" --python-ctl "$PYREF/bin/supervisorctl" \
     --out docs/benchmarks.md "$@"

@@ -237,7 +237,9 @@ mod tests {
         for shell in ["bash", "zsh", "fish"] {
             let s = completion_script(shell).unwrap();
             assert!(s.contains("supervisorctl"), "{shell}");
-            assert!(!s.contains('@'), "{shell}: unreplaced placeholder");
+            for placeholder in ["@ALL@", "@PROCESS", "@GROUP"] {
+                assert!(!s.contains(placeholder), "{shell}: {placeholder} left");
+            }
         }
         assert!(completion_script("tcsh").is_none());
     }

@@ -22,6 +22,7 @@ mod tail;
 
 use std::future::Future;
 use std::io::Write as _;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -81,10 +82,9 @@ pub fn main(argv: Vec<String>) -> i32 {
         }
         Invocation::Run(o) => o,
     };
-    // One worker drives the sockets, so any thread (the shell's completer too) can block on a
-    // call through a handle.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread: a ctl makes one call at a time, and a second thread would cost more to start
+    // and to hand each response across than the work it could share.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -94,7 +94,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             return 1;
         }
     };
-    let mut ctl = Controller::new(opts, runtime);
+    let mut ctl = Controller::new(opts, Rc::new(runtime));
     if !ctl.opts.args.is_empty() {
         let line = ctl.opts.args.join(" ");
         ctl.run_line(&line);
@@ -112,7 +112,8 @@ pub struct Controller {
     pub opts: CtlOptions,
     pub exitstatus: i32,
     out: Out,
-    runtime: tokio::runtime::Runtime,
+    /// Shared with the shell's completer, which makes its calls between command lines.
+    runtime: Rc<tokio::runtime::Runtime>,
     /// Colour states: stdout is a terminal, and neither `--no-color` nor `NO_COLOR` says no.
     color: bool,
     /// Set while a command handles Ctrl-C itself ([`OwnCtrlC`]).
@@ -120,7 +121,7 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn new(opts: CtlOptions, runtime: tokio::runtime::Runtime) -> Controller {
+    pub fn new(opts: CtlOptions, runtime: Rc<tokio::runtime::Runtime>) -> Controller {
         let color = extras::color_wanted(opts.no_color);
         Controller {
             opts,
@@ -154,7 +155,7 @@ impl Controller {
     /// Runs one command line to completion (or until Ctrl-C) on the runtime; what it printed is
     /// flushed before this returns.
     pub fn run_line(&mut self, line: &str) -> Flow {
-        let rt = self.runtime.handle().clone();
+        let rt = self.runtime.clone();
         let owned = self.owns_ctrl_c.clone();
         let flow = rt.block_on(interruptible(self.onecmd(line), &owned));
         self.out.flush();
@@ -342,9 +343,9 @@ impl Controller {
         OwnCtrlC::new(&self.owns_ctrl_c)
     }
 
-    /// A handle on the runtime calls run on.
-    pub fn handle(&self) -> tokio::runtime::Handle {
-        self.runtime.handle().clone()
+    /// The runtime calls run on.
+    pub fn runtime(&self) -> Rc<tokio::runtime::Runtime> {
+        self.runtime.clone()
     }
 
     /// Writes whatever is buffered, e.g. before the shell shows a prompt.

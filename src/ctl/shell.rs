@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::io::{BufRead as _, IsTerminal as _};
+use std::rc::Rc;
 
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -47,7 +48,7 @@ pub fn run(ctl: &mut Controller) {
     }
     editor.set_helper(Some(Completion {
         client: ctl.client(),
-        handle: ctl.handle(),
+        runtime: ctl.runtime(),
         infos: RefCell::new(None),
     }));
     while flow == Flow::Continue {
@@ -85,7 +86,7 @@ fn plain_prompt(ctl: &mut Controller) -> Flow {
 /// (`group:name`, `group:*`) or group names depending on the command.
 struct Completion {
     client: Client,
-    handle: tokio::runtime::Handle,
+    runtime: Rc<tokio::runtime::Runtime>,
     /// `getAllProcessInfo`, fetched at the first Tab of a line: readline asks many times.
     infos: RefCell<Option<Vec<Value>>>,
 }
@@ -105,7 +106,7 @@ impl Completion {
     fn infos(&self) -> Vec<Value> {
         if self.infos.borrow().is_none() {
             let fetched = self
-                .handle
+                .runtime
                 .block_on(self.client.call("supervisor.getAllProcessInfo", &[]))
                 .ok()
                 .map(super::array)
