@@ -154,6 +154,9 @@ pub struct Client {
 
 type Sender<B> = http1::SendRequest<B>;
 
+/// The size of each read from the server.
+const READ_BUF: usize = 256 * 1024;
+
 impl Client {
     /// `supervisor.<method>(params...)` (or `system.*`): the value, or why there is none.
     pub async fn call(&self, method: &str, params: &[Value]) -> Result<Value, CallError> {
@@ -263,7 +266,10 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+    // Big reads: a getAllProcessInfo of 1000 processes is ~700 KB, 8 KB at a time by default.
+    let (sender, conn) = http1::Builder::new()
+        .read_buf_exact_size(Some(READ_BUF))
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(hyper_io)?;
     tokio::spawn(async move {
