@@ -1,12 +1,14 @@
-//! Python's `supervisorctl` against Python's supervisord and ours, on the same config, step by
-//! step: normalised stdout, stderr and exit code must be identical (issue 4).
+//! Both `supervisorctl`s against both supervisords, on the same config, step by step: for every
+//! step, normalised stdout, stderr and exit code of (Python daemon, our ctl), (our daemon, Python
+//! ctl) and (our daemon, our ctl) must equal those of (Python daemon, Python ctl) (issue 4).
 //!
-//! `Pair::ctl` does the comparison; the `assert_eq!`s on its result pin the Python facts our
-//! daemon must reproduce.
+//! `Quad::ctl` does the comparison; the `assert_eq!`s on its result pin the Python facts our
+//! daemon and our client must reproduce. Tests about the daemon's XML-RPC alone stay on `Pair`.
 
 use std::time::Duration;
 
-use crate::support::{assert_same, is_live, Daemon, Pair, Value};
+use crate::support::quad::{drop_auth_traceback, Quad};
+use crate::support::{assert_same, is_live, Daemon, Output, Pair, Value};
 
 /// Running, never-started, exited, fatal, and a group of two.
 const MIXED: &str = "
@@ -40,8 +42,8 @@ command=sleep 1000
 startsecs=0
 ";
 
-fn mixed() -> Pair {
-    let pair = Pair::start(MIXED);
+fn mixed() -> Quad {
+    let pair = Quad::start(MIXED);
     pair.wait_for_state("sleeper", "RUNNING");
     pair.wait_for_state("exiter", "EXITED");
     pair.wait_for_state("fatal", "FATAL");
@@ -73,8 +75,8 @@ command=sleep 1000
 startsecs=0
 ";
 
-fn running() -> Pair {
-    let pair = Pair::start(RUNNING);
+fn running() -> Quad {
+    let pair = Quad::start(RUNNING);
     pair.wait_for_state("sleeper", "RUNNING");
     pair.wait_for_state("grp:ga", "RUNNING");
     pair.wait_for_state("grp:gb", "RUNNING");
@@ -169,7 +171,7 @@ fn start_stop_restart_group_and_all() {
 
 #[test]
 fn start_spawn_errors() {
-    let pair = Pair::start(
+    let pair = Quad::start(
         "
 [program:badcmd]
 command=/nonexistent/bin/x
@@ -208,7 +210,7 @@ autostart=false
 
 #[test]
 fn signal() {
-    let pair = Pair::start(
+    let pair = Quad::start(
         "
 [program:hup]
 command=sh -c 'trap \"echo got-hup\" HUP; echo ready; while :; do sleep 0.1; done'
@@ -222,7 +224,7 @@ autostart=false
     pair.wait_for_state("hup", "RUNNING");
     let out = pair.ctl(&["signal", "HUP", "hup"]);
     assert_eq!(out.stdout, "hup: signalled\n");
-    pair.both(|d| wait_for_tail(d, "hup", "got-hup"));
+    pair.daemons(|d| wait_for_tail(d, "hup", "got-hup"));
     pair.ctl(&["tail", "hup"]);
     pair.ctl(&["signal", "SIGHUP", "all"]);
     assert_eq!(pair.ctl(&["signal", "BOGUS", "hup"]).code, 1);
@@ -232,14 +234,28 @@ autostart=false
     pair.wait_for_state("hup", "RUNNING");
 }
 
-/// Polls `tail name` until it shows `text` (a child's output reaches its log asynchronously).
+/// Polls `name`'s stdout log until it shows `text` (a child's output reaches its log
+/// asynchronously).
 #[track_caller]
 fn wait_for_tail(d: &Daemon, name: &str, text: &str) {
+    wait_for_log_text(d, "supervisor.tailProcessStdoutLog", name, text);
+}
+
+/// Polls `method` (`tailProcessStdoutLog`/`tailProcessStderrLog`) on `name` until it shows `text`.
+#[track_caller]
+fn wait_for_log_text(d: &Daemon, method: &str, name: &str, text: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !d.ctl(&["tail", name]).stdout.contains(text) {
+    let params = [Value::Str(name.into()), Value::Int(0), Value::Int(1600)];
+    loop {
+        let log = d.rpc(method, &params);
+        if let Ok(Value::Array(parts)) = &log {
+            if parts.first().is_some_and(|v| v.str().contains(text)) {
+                return;
+            }
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "{name} never printed {text:?}"
+            "{name} never printed {text:?}; last {log:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -250,7 +266,7 @@ fn pid() {
     let pair = running();
     let out = pair.ctl(&["pid"]);
     assert_eq!(out.stdout, "<pid>\n");
-    pair.both(|d| assert_eq!(d.ctl(&["pid"]).stdout.trim(), d.pid().to_string()));
+    pair.each(|m| assert_eq!(m.ctl(&["pid"]).stdout.trim(), m.daemon.pid().to_string()));
     pair.ctl(&["pid", "sleeper"]);
     pair.ctl(&["pid", "grp:ga", "sleeper"]);
     assert_eq!(pair.ctl(&["pid", "manual"]).stdout, "0\n");
@@ -269,11 +285,11 @@ startsecs=0
 stdout_logfile=NONE
 ";
 
-fn chatty() -> Pair {
-    let pair = Pair::start(CHATTY);
+fn chatty() -> Quad {
+    let pair = Quad::start(CHATTY);
     pair.wait_for_state("chatty", "RUNNING");
     pair.wait_for_state("quiet", "RUNNING");
-    pair.both(|d| wait_for_tail(d, "chatty", "out-two"));
+    pair.daemons(|d| wait_for_tail(d, "chatty", "out-two"));
     pair
 }
 
@@ -283,7 +299,7 @@ fn tail() {
     assert_eq!(pair.ctl(&["tail", "chatty"]).stdout, "out-one\nout-two\n\n");
     pair.ctl(&["tail", "-5", "chatty"]);
     pair.ctl(&["tail", "-100", "chatty", "stdout"]);
-    pair.both(|d| wait_for_tail_stderr(d, "err-two"));
+    pair.daemons(|d| wait_for_log_text(d, "supervisor.tailProcessStderrLog", "chatty", "err-two"));
     pair.ctl(&["tail", "chatty", "stderr"]);
     pair.ctl(&["tail", "-4", "chatty", "stderr"]);
     pair.ctl(&["tail", "chatty", "bogus"]);
@@ -294,28 +310,12 @@ fn tail() {
     pair.ctl(&["tail", "nosuch"]);
 }
 
-#[track_caller]
-fn wait_for_tail_stderr(d: &Daemon, text: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !d.ctl(&["tail", "chatty", "stderr"]).stdout.contains(text) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "stderr never got {text:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn tail_follow() {
     let pair = chatty();
-    let (py, ours) =
-        pair.both(|d| d.normalise(&d.ctl_until(&["tail", "-f", "chatty"], "out-two\n")));
-    assert_eq!(py, "==> Press Ctrl-C to exit <==\nout-one\nout-two\n");
-    assert_same("supervisorctl tail -f chatty", &py, &ours);
-    let (py, ours) =
-        pair.both(|d| d.normalise(&d.ctl_until(&["tail", "-f", "chatty", "stderr"], "err-two\n")));
-    assert_same("supervisorctl tail -f chatty stderr", &py, &ours);
+    let out = pair.ctl_until(&["tail", "-f", "chatty"], "out-two\n");
+    assert_eq!(out, "==> Press Ctrl-C to exit <==\nout-one\nout-two\n");
+    pair.ctl_until(&["tail", "-f", "chatty", "stderr"], "err-two\n");
 }
 
 #[test]
@@ -330,7 +330,7 @@ fn clear() {
 
 #[test]
 fn maintail() {
-    let pair = Pair::start(
+    let pair = Quad::start(
         "
 [program:solo_program]
 command=sleep 1000
@@ -350,7 +350,7 @@ startsecs=0
 
 #[test]
 fn avail() {
-    let pair = Pair::start(
+    let pair = Quad::start(
         "
 [program:solo]
 command=sleep 1000
@@ -413,8 +413,8 @@ command=sleep 1000
 startsecs=0
 ";
 
-fn before() -> Pair {
-    let pair = Pair::start(BEFORE);
+fn before() -> Quad {
+    let pair = Quad::start(BEFORE);
     for name in ["keep", "change", "gone"] {
         pair.wait_for_state(name, "RUNNING");
     }
@@ -430,9 +430,9 @@ fn reread_and_update() {
     let pair = before();
     let out = pair.ctl(&["reread"]);
     assert_eq!(out.stdout, "No config updates to processes\n");
-    let keep = pair.both(|d| process_pid(d, "keep"));
-    let change = pair.both(|d| process_pid(d, "change"));
-    pair.both(|d| d.rewrite_config(AFTER));
+    let keep = pair.daemons(|d| process_pid(d, "keep"));
+    let change = pair.daemons(|d| process_pid(d, "change"));
+    pair.rewrite_config(AFTER);
     let out = pair.ctl(&["reread"]);
     assert_eq!(
         out.stdout,
@@ -448,12 +448,15 @@ fn reread_and_update() {
     pair.wait_for_state("change", "RUNNING");
     pair.wait_for_state("fresh", "RUNNING");
     assert_eq!(
-        pair.both(|d| process_pid(d, "keep")),
+        pair.daemons(|d| process_pid(d, "keep")),
         keep,
         "unchanged keeps its pid"
     );
-    let now = pair.both(|d| process_pid(d, "change"));
-    assert!(now.0 != change.0 && now.1 != change.1, "changed restarts");
+    let now = pair.daemons(|d| process_pid(d, "change"));
+    assert!(
+        now.iter().zip(&change).all(|(now, before)| now != before),
+        "changed restarts"
+    );
     pair.ctl(&["status"]);
     assert_eq!(pair.ctl(&["update"]).stdout, "");
     pair.ctl(&["reread"]);
@@ -462,7 +465,7 @@ fn reread_and_update() {
 #[test]
 fn update_all_and_by_group() {
     let pair = before();
-    pair.both(|d| d.rewrite_config(AFTER));
+    pair.rewrite_config(AFTER);
     pair.ctl(&["update", "fresh"]);
     pair.ctl(&["update", "all"]);
     pair.wait_for_state("change", "RUNNING");
@@ -472,7 +475,7 @@ fn update_all_and_by_group() {
 #[test]
 fn add_and_remove() {
     let pair = before();
-    pair.both(|d| d.rewrite_config(AFTER));
+    pair.rewrite_config(AFTER);
     pair.ctl(&["reread"]);
     assert_eq!(
         pair.ctl(&["add", "fresh"]).stdout,
@@ -501,10 +504,11 @@ fn add_and_remove() {
 fn shutdown() {
     let mut pair = running();
     let children =
-        pair.both(|d| ["sleeper", "grp:ga", "grp:gb"].map(|name| process_pid(d, name) as u32));
+        pair.daemons(|d| ["sleeper", "grp:ga", "grp:gb"].map(|name| process_pid(d, name) as u32));
     let out = pair.ctl(&["shutdown"]);
     assert_eq!(out.stdout, "Shut down\n");
-    for (d, children) in [(&mut pair.python, children.0), (&mut pair.ours, children.1)] {
+    for (m, children) in pair.members.iter_mut().zip(children) {
+        let d = &mut m.daemon;
         let status = d.wait_exit(Duration::from_secs(20));
         assert!(
             !children.iter().any(|&p| is_live(p)),
@@ -522,9 +526,9 @@ fn shutdown() {
 #[test]
 fn reload() {
     let pair = running();
-    let before = pair.both(|d| process_pid(d, "sleeper"));
+    let before = pair.daemons(|d| process_pid(d, "sleeper"));
     assert_eq!(pair.ctl(&["reload"]).stdout, "Restarted supervisord\n");
-    pair.both(|d| {
+    pair.daemons(|d| {
         // Same daemon process, new children.
         d.wait_for_log("supervisord started with pid", Duration::from_secs(10));
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -537,9 +541,12 @@ fn reload() {
         d.wait_for_state("sleeper", "RUNNING", Duration::from_secs(20));
         assert_eq!(d.ctl(&["pid"]).stdout.trim(), d.pid().to_string());
     });
-    let after = pair.both(|d| process_pid(d, "sleeper"));
+    let after = pair.daemons(|d| process_pid(d, "sleeper"));
     assert!(
-        after.0 != before.0 && after.1 != before.1,
+        after
+            .iter()
+            .zip(&before)
+            .all(|(after, before)| after != before),
         "processes restarted"
     );
     pair.ctl(&["status"]);
@@ -555,13 +562,13 @@ fn version_help_and_unknown_command() {
     pair.ctl(&["help", "status"]);
     pair.ctl(&["help", "nosuch"]);
     assert_eq!(pair.ctl(&["frobnicate"]).code, 1);
-    let rpc = pair.both(|d| d.rpc("supervisor.getAPIVersion", &[]).expect("rpc"));
-    assert_eq!(rpc, (Value::Str("3.0".into()), Value::Str("3.0".into())));
+    let rpc = pair.daemons(|d| d.rpc("supervisor.getAPIVersion", &[]).expect("rpc"));
+    assert_eq!(rpc, [(); 4].map(|()| Value::Str("3.0".into())));
 }
 
 /// An inet server with basic auth; `password` is plain or `{SHA}<hex>`.
-fn auth(password: &str) -> Pair {
-    let pair = Pair::start(&format!(
+fn auth(password: &str) -> Quad {
+    let pair = Quad::start(&format!(
         "
 [inet_http_server]
 port=127.0.0.1:{{port}}
@@ -577,48 +584,38 @@ startsecs=0
     pair
 }
 
+/// A step whose client is refused with a 401, compared after [`drop_auth_traceback`].
+#[track_caller]
+fn refused(pair: &Quad, args: &[&str]) -> Output {
+    pair.compare(&format!("supervisorctl {}", args.join(" ")), |m| {
+        drop_auth_traceback(m.ctl, m.ctl(args))
+    })
+}
+
+const URL: &str = "http://127.0.0.1:{port}";
+
 #[test]
 fn auth_plain_password() {
     let pair = auth("s3cret");
-    let ok = pair.both(|d| {
-        let url = format!("http://127.0.0.1:{}", d.port());
-        let out = d.ctl(&["-s", &url, "-u", "alice", "-p", "s3cret", "status"]);
-        (d.normalise(&out.stdout), out.code)
-    });
-    assert_eq!(ok.0 .1, 0);
-    assert_same("status with the right password", &ok.0 .0, &ok.1 .0);
-    let bad = pair.both(|d| {
-        let url = format!("http://127.0.0.1:{}", d.port());
-        let out = d.ctl(&["-s", &url, "-u", "alice", "-p", "wrong", "status"]);
-        (d.normalise(&out.stdout), d.normalise(&out.stderr), out.code)
-    });
-    assert_eq!(bad.0 .2, 1);
-    assert!(
-        bad.0 .0.starts_with("Server requires authentication\n"),
-        "{bad:?}"
-    );
-    assert_eq!(bad.0, bad.1);
-    let none = pair.both(|d| {
-        let url = format!("http://127.0.0.1:{}", d.port());
-        let out = d.ctl(&["-s", &url, "version"]);
-        (d.normalise(&out.stdout), d.normalise(&out.stderr), out.code)
-    });
-    assert_eq!(none.0, none.1);
+    let ok = pair.ctl(&["-s", URL, "-u", "alice", "-p", "s3cret", "status"]);
+    assert_eq!(ok.code, 0);
+    let bad = refused(&pair, &["-s", URL, "-u", "alice", "-p", "wrong", "status"]);
+    assert_eq!(bad.code, 1);
+    assert_eq!(bad.stdout, "Server requires authentication\n");
+    refused(&pair, &["-s", URL, "version"]);
 }
 
 #[test]
 fn auth_sha_password() {
     // sha1("s3cret")
     let pair = auth("{SHA}fef341f85d87439e7d91a2d465b9871ef66b5e98");
-    let outs = pair.both(|d| {
-        let url = format!("http://127.0.0.1:{}", d.port());
-        let good = d.ctl(&["-s", &url, "-u", "alice", "-p", "s3cret", "pid", "sleeper"]);
-        let bad = d.ctl(&["-s", &url, "-u", "alice", "-p", "nope", "pid", "sleeper"]);
-        [good, bad].map(|o| (d.normalise(&o.stdout), d.normalise(&o.stderr), o.code))
-    });
-    assert_eq!(outs.0[0].2, 0, "{outs:?}");
-    assert_eq!(outs.0[1].2, 1, "{outs:?}");
-    assert_eq!(outs.0, outs.1);
+    let good = pair.ctl(&["-s", URL, "-u", "alice", "-p", "s3cret", "pid", "sleeper"]);
+    assert_eq!(good.code, 0, "{good:?}");
+    let bad = refused(
+        &pair,
+        &["-s", URL, "-u", "alice", "-p", "nope", "pid", "sleeper"],
+    );
+    assert_eq!(bad.code, 1, "{bad:?}");
 }
 
 /// A named log file appears with the program's first spawn, as in Python: before that (and
@@ -638,7 +635,7 @@ stdout_logfile=%(here)s/missing.out
 
 #[test]
 fn named_logs_appear_with_the_first_spawn() {
-    let pair = Pair::start(NEVER_RUN);
+    let pair = Quad::start(NEVER_RUN);
     pair.wait_for_state("missing", "FATAL");
     let calls: [(&str, &[Value]); 4] = [
         (
@@ -662,24 +659,35 @@ fn named_logs_appear_with_the_first_spawn() {
         for (method, args) in calls {
             let mut params = vec![Value::Str(name.into())];
             params.extend_from_slice(args);
-            let (py, ours) = pair.both(|d| d.normalise(&format!("{:?}", d.rpc(method, &params))));
-            assert_same(&format!("{method}({name}, {args:?})"), &py, &ours);
+            rpc_same(&pair, &format!("{method}({name}, {args:?})"), |d| {
+                format!("{:?}", d.rpc(method, &params))
+            });
         }
-        let (py, ours) = pair.both(|d| d.dir().join(format!("{name}.out")).exists());
-        assert_eq!((py, ours), (false, false), "{name}.out exists");
+        let exists = pair.daemons(|d| d.dir().join(format!("{name}.out")).exists());
+        assert_eq!(exists, [false; 4], "{name}.out exists");
     }
     assert_eq!(pair.ctl(&["tail", "silent"]).code, 1);
     pair.ctl(&["clear", "silent"]);
     pair.ctl(&["start", "silent"]);
-    pair.both(|d| wait_for_tail(d, "silent", "hello"));
+    pair.daemons(|d| wait_for_tail(d, "silent", "hello"));
     pair.ctl(&["tail", "silent"]);
+}
+
+/// Compares what `f` makes of each daemon (normalised) across the quad's four daemons.
+#[track_caller]
+fn rpc_same(pair: &Quad, what: &str, f: impl Fn(&Daemon) -> String + Sync) {
+    pair.compare(what, |m| Output {
+        stdout: f(&m.daemon),
+        stderr: String::new(),
+        code: 0,
+    });
 }
 
 /// `start` on a process that is still stopping spawns nothing: Python warns `already running`
 /// and answers ABNORMAL_TERMINATION at once; the process keeps stopping with the same pid.
 #[test]
 fn start_while_stopping() {
-    let pair = Pair::start(
+    let pair = Quad::start(
         "
 [program:stubborn]
 command=sh -c \"trap 'echo got-term' TERM; while :; do sleep 0.1; done\"
@@ -688,8 +696,8 @@ stopwaitsecs=5
 ",
     );
     pair.wait_for_state("stubborn", "RUNNING");
-    let pids = pair.both(|d| d.info("stubborn").field("pid").int());
-    pair.both(|d| {
+    let pids = pair.daemons(|d| d.info("stubborn").field("pid").int());
+    pair.daemons(|d| {
         d.rpc(
             "supervisor.stopProcess",
             &[Value::Str("stubborn".into()), Value::Bool(false)],
@@ -705,21 +713,20 @@ stopwaitsecs=5
         started.elapsed() < Duration::from_secs(4),
         "answered at once"
     );
-    pair.both(|d| {
+    pair.daemons(|d| {
         d.wait_for_log(
             "WARN process 'stubborn' already running",
             Duration::from_secs(5),
         )
     });
-    let after = pair.both(|d| {
+    let after = pair.daemons(|d| {
         let info = d.info("stubborn");
         (
             info.field("statename").str().to_owned(),
             info.field("pid").int(),
         )
     });
-    assert_eq!(after.0, ("STOPPING".to_owned(), pids.0));
-    assert_eq!(after.1, ("STOPPING".to_owned(), pids.1));
+    assert_eq!(after, pids.map(|pid| ("STOPPING".to_owned(), pid)));
 }
 
 /// `signalProcess` accepts exactly Python's `SIGNUMS`: 1..=31, 34 and 64, and by accident 0,
@@ -793,7 +800,7 @@ startsecs=0
 /// and the reason in `status`.
 #[test]
 fn unopenable_log_file_is_a_spawn_error() {
-    let pair = Pair::start(
+    let pair = Quad::start(
         "
 [program:bad]
 command=sleep 1000

@@ -4,6 +4,7 @@
 mod config_cli;
 mod config_diff;
 mod ctl_diff;
+mod ctl_rs_diff;
 mod ctl_shell;
 mod engine;
 mod engine_diff;

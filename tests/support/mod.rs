@@ -1,9 +1,11 @@
 //! The differential harness: a daemon (Python's supervisord 4.3.0 or ours) in its own temp dir,
-//! driven by Python's `supervisorctl`, with output normalised so both daemons can be compared.
+//! driven by a `supervisorctl` (Python's by default, or ours: [`Ctl`]), with output normalised so
+//! both daemons can be compared. [`quad::Quad`] crosses both daemons with both clients.
 //!
 //! Every wait polls toward a deadline; every daemon and all its children die when it is dropped.
 
 pub mod program;
+pub mod quad;
 pub mod xmlrpc;
 
 use std::collections::HashSet;
@@ -50,6 +52,38 @@ impl Impl {
     }
 }
 
+/// Which `supervisorctl` runs a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctl {
+    Python,
+    Ours,
+}
+
+impl Ctl {
+    /// The client binary. `SUPERVISOR_RS_OURS_CTL_IS_PYTHON=1` puts Python's client in our slot
+    /// too, as `SUPERVISOR_RS_OURS_IS_PYTHON` does for the daemon.
+    pub fn binary(self) -> PathBuf {
+        let ours_is_python =
+            std::env::var("SUPERVISOR_RS_OURS_CTL_IS_PYTHON").is_ok_and(|v| v == "1");
+        match self {
+            Ctl::Ours if !ours_is_python => PathBuf::from(env!("CARGO_BIN_EXE_supervisorctl")),
+            _ => pyref().join("bin/supervisorctl"),
+        }
+    }
+
+    /// Whether [`Ctl::binary`] is Python's client (always for `Python`; for `Ours` under
+    /// `SUPERVISOR_RS_OURS_CTL_IS_PYTHON=1`).
+    pub fn runs_python(self) -> bool {
+        self.binary() == pyref().join("bin/supervisorctl")
+    }
+
+    /// Replaces this client's argv[0] (its full path, as `-h` and usage errors print it) with
+    /// `supervisorctl`.
+    pub fn normalise_argv0(self, text: &str) -> String {
+        text.replace(&self.binary().display().to_string(), "supervisorctl")
+    }
+}
+
 /// The virtualenv holding Python Supervisor 4.3.0: `$SUPERVISOR_PYREF`, else `target/pyref`
 /// (where `scripts/test.sh` installs it).
 pub fn pyref() -> PathBuf {
@@ -73,7 +107,17 @@ pub struct Output {
 }
 
 impl Output {
-    fn render(&self) -> String {
+    /// Applies `f` to stdout and stderr.
+    pub fn map(&self, f: impl Fn(&str) -> String) -> Output {
+        Output {
+            stdout: f(&self.stdout),
+            stderr: f(&self.stderr),
+            code: self.code,
+        }
+    }
+
+    /// stdout, stderr and the exit code as one text, for diffs.
+    pub fn render(&self) -> String {
         format!(
             "{}--- stderr ---\n{}--- exit {} ---\n",
             self.stdout, self.stderr, self.code
@@ -212,73 +256,31 @@ impl Daemon {
     /// Runs Python's `supervisorctl -c <conf> args...` and waits for it (bounded).
     #[track_caller]
     pub fn ctl(&self, args: &[&str]) -> Output {
-        let mut child = self
-            .ctl_command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn supervisorctl");
-        let stdout = reader(child.stdout.take().expect("stdout"));
-        let stderr = reader(child.stderr.take().expect("stderr"));
-        let status = wait_child(&mut child, CTL_DEADLINE).unwrap_or_else(|| {
-            panic!("supervisorctl {args:?} still running after {CTL_DEADLINE:?}")
-        });
-        Output {
-            stdout: stdout.join().expect("stdout reader"),
-            stderr: stderr.join().expect("stderr reader"),
-            code: status.code().unwrap_or(-1),
-        }
+        self.ctl_as(Ctl::Python, args)
     }
 
-    /// Runs a streaming `supervisorctl` (e.g. `tail -f`) until its stdout contains `until`, then
-    /// kills it and returns what it printed so far.
+    /// Runs `ctl -c <conf> args...` and waits for it (bounded).
+    #[track_caller]
+    pub fn ctl_as(&self, ctl: Ctl, args: &[&str]) -> Output {
+        let conf = self.conf();
+        let mut full = vec!["-c", conf.to_str().expect("utf-8 path")];
+        full.extend_from_slice(args);
+        run_ctl(ctl, self.dir(), &full)
+    }
+
+    /// Runs a streaming Python `supervisorctl` (e.g. `tail -f`) until its stdout contains
+    /// `until`, then kills it and returns what it printed so far.
     #[track_caller]
     pub fn ctl_until(&self, args: &[&str], until: &str) -> String {
-        let mut child = self
-            .ctl_command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn supervisorctl");
-        let mut stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let pump = thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = stdout.read(&mut buf) {
-                if tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + CTL_DEADLINE;
-        let mut seen = Vec::new();
-        while !String::from_utf8_lossy(&seen).contains(until) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(chunk) => seen.extend(chunk),
-                Err(_) => break,
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        let _ = pump.join();
-        let seen = String::from_utf8_lossy(&seen).into_owned();
-        assert!(
-            seen.contains(until),
-            "supervisorctl {args:?} did not print {until:?} in time; printed {seen:?}"
-        );
-        seen
+        self.ctl_until_as(Ctl::Python, args, until)
     }
 
-    fn ctl_command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(pyref().join("bin/supervisorctl"));
-        cmd.arg("-c")
-            .arg(self.conf())
-            .args(args)
-            .current_dir(self.dir())
-            .env("PYTHONIOENCODING", "utf-8")
-            .stdin(Stdio::null());
-        cmd
+    /// [`Daemon::ctl_until`] with the given client.
+    #[track_caller]
+    pub fn ctl_until_as(&self, ctl: Ctl, args: &[&str], until: &str) -> String {
+        let mut cmd = ctl_command(ctl, self.dir());
+        cmd.arg("-c").arg(self.conf()).args(args);
+        run_ctl_until(cmd, args, until)
     }
 
     /// One XML-RPC call over the unix socket.
@@ -469,16 +471,23 @@ impl Pair {
 /// Asserts `python == ours`, printing a line diff (`-` python only, `+` ours only).
 #[track_caller]
 pub fn assert_same(what: &str, python: &str, ours: &str) {
-    if python != ours {
-        panic!(
-            "{what}: output differs (- python, + ours)\n{}",
-            line_diff(python, ours)
-        );
+    if let Some(diff) = differs(what, "python", python, "ours", ours) {
+        panic!("{diff}");
     }
 }
 
+/// `None` when `a == b`, else a report naming both sides with a line diff (`-` a, `+` b).
+pub fn differs(what: &str, a_name: &str, a: &str, b_name: &str, b: &str) -> Option<String> {
+    (a != b).then(|| {
+        format!(
+            "{what}: output differs (- {a_name}, + {b_name})\n{}",
+            line_diff(a, b)
+        )
+    })
+}
+
 /// Sorts each run of consecutive `<name>: <outcome>` lines that share the outcome.
-fn sort_runs(text: &str) -> String {
+pub fn sort_runs(text: &str) -> String {
     let outcome = |l: &str| l.split_once(": ").map(|(_, o)| o.to_owned());
     let mut lines: Vec<&str> = text.lines().collect();
     let mut start = 0;
@@ -553,6 +562,204 @@ pub fn normalise(text: &str) -> String {
 
 fn config(body: &str, port: u16) -> String {
     format!("{}{}", header(), body.replace("{port}", &port.to_string()))
+}
+
+/// `ctl` with no arguments yet, run in `dir` with stdin on /dev/null.
+fn ctl_command(ctl: Ctl, dir: &Path) -> Command {
+    let mut cmd = Command::new(ctl.binary());
+    cmd.current_dir(dir)
+        .env("PYTHONIOENCODING", "utf-8")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `ctl args...` once in `dir` (stdin on /dev/null) and waits for it (bounded).
+#[track_caller]
+pub fn run_ctl(ctl: Ctl, dir: &Path, args: &[&str]) -> Output {
+    if ctl.runs_python() {
+        if let Some(server) = &*PY_CTL {
+            return server.run(dir, args);
+        }
+    }
+    run_ctl_spawned(ctl, dir, args)
+}
+
+/// [`run_ctl`] as a process of its own, never through the fork server.
+#[track_caller]
+pub fn run_ctl_spawned(ctl: Ctl, dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = ctl_command(ctl, dir);
+    cmd.args(args);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
+    let stdout = reader(child.stdout.take().expect("stdout"));
+    let stderr = reader(child.stderr.take().expect("stderr"));
+    let status = wait_child(&mut child, CTL_DEADLINE).unwrap_or_else(|| {
+        panic!(
+            "{:?} {args:?} still running after {CTL_DEADLINE:?}",
+            cmd.get_program()
+        )
+    });
+    Output {
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+        code: status.code().unwrap_or(-1),
+    }
+}
+
+/// Python's `supervisorctl` spends ~150 ms of CPU importing itself on every run, which on two
+/// cores is most of the differential suites' time. This server imports it once and forks a fresh
+/// child per run, which does what the installed `bin/supervisorctl` script does (`sys.argv` and
+/// `sys.path[0]` as the script sets them, the working directory, stdin on /dev/null, stdout and
+/// stderr captured, `sys.exit` status, non-daemon threads and atexit handlers at exit).
+/// `SUPERVISOR_RS_PY_CTL_FORK=0` runs the script itself instead, to check the two agree. The
+/// server is `tests/py/ctl_fork_server.py`.
+const PY_CTL_SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/ctl_fork_server.py");
+
+/// The fork server's process; it exits when the test binary does (its stdin closes).
+struct PyCtlServer {
+    /// The server's abstract unix socket name.
+    name: String,
+    _child: Child,
+}
+
+static PY_CTL: LazyLock<Option<PyCtlServer>> = LazyLock::new(|| {
+    if std::env::var("SUPERVISOR_RS_PY_CTL_FORK").is_ok_and(|v| v == "0") {
+        return None;
+    }
+    Some(PyCtlServer::start())
+});
+
+impl PyCtlServer {
+    fn start() -> PyCtlServer {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let name = format!("supervisor-rs-pyctl-{}-{nanos}", std::process::id());
+        let mut child = Command::new(pyref().join("bin/python"))
+            .arg(PY_CTL_SERVER)
+            .arg(pyref().join("bin/supervisorctl"))
+            .arg(&name)
+            .env("PYTHONIOENCODING", "utf-8")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the supervisorctl fork server");
+        let ready = reader(child.stdout.take().expect("stdout"));
+        let deadline = Instant::now() + START_DEADLINE;
+        while !ready.is_finished() {
+            assert!(
+                Instant::now() < deadline,
+                "supervisorctl fork server not ready within {START_DEADLINE:?}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        // The server closes its stdout once it listens.
+        let said = ready.join().expect("ready reader");
+        assert_eq!(said, "ready\n", "supervisorctl fork server failed");
+        PyCtlServer {
+            name,
+            _child: child,
+        }
+    }
+
+    #[track_caller]
+    fn run(&self, dir: &Path, args: &[&str]) -> Output {
+        use std::io::{BufRead, BufReader, Write};
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr, UnixStream};
+
+        let addr = SocketAddr::from_abstract_name(self.name.as_bytes()).expect("socket name");
+        let mut conn = UnixStream::connect_addr(&addr).expect("connect to the fork server");
+        let request = serde_json::json!({ "cwd": dir, "args": args });
+        writeln!(conn, "{request}").expect("send request");
+        let deadline = Instant::now() + CTL_DEADLINE;
+        let mut r = BufReader::new(&conn);
+        let mut pid: Option<u32> = None;
+        let line = |r: &mut BufReader<&UnixStream>, pid: Option<u32>| -> Vec<u8> {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = r
+                .get_ref()
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+            let mut buf = Vec::new();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(n) if n > 0 && buf.ends_with(b"\n") => {
+                    buf.pop();
+                    buf
+                }
+                res => {
+                    if let Some(p) = pid {
+                        let _ = kill(self::pid(p), Signal::SIGKILL);
+                    }
+                    panic!("supervisorctl {args:?} (forked, pid {pid:?}): no answer within {CTL_DEADLINE:?}: {res:?}")
+                }
+            }
+        };
+        let field = |buf: Vec<u8>, key: &str| -> i64 {
+            let text = String::from_utf8(buf).expect("utf-8 header");
+            text.strip_prefix(key)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("fork server said {text:?}, expected {key}"))
+        };
+        pid = Some(field(line(&mut r, pid), "pid ") as u32);
+        let code = field(line(&mut r, pid), "code ");
+        let blob = |r: &mut BufReader<&UnixStream>| -> String {
+            let len = field(line(r, pid), "") as usize;
+            let mut data = vec![0; len];
+            std::io::Read::read_exact(r, &mut data).expect("output");
+            String::from_utf8_lossy(&data).into_owned()
+        };
+        let stdout = blob(&mut r);
+        let stderr = blob(&mut r);
+        Output {
+            stdout,
+            stderr,
+            code: if code < 0 { -1 } else { code as i32 },
+        }
+    }
+}
+
+/// Runs a streaming `supervisorctl` until its stdout contains `until`, then kills it and
+/// returns what it printed so far.
+#[track_caller]
+fn run_ctl_until(mut cmd: Command, args: &[&str], until: &str) -> String {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pump = thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + CTL_DEADLINE;
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(until) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = pump.join();
+    let seen = String::from_utf8_lossy(&seen).into_owned();
+    assert!(
+        seen.contains(until),
+        "{:?} {args:?} did not print {until:?} in time; printed {seen:?}",
+        cmd.get_program()
+    );
+    seen
 }
 
 fn free_port() -> u16 {
