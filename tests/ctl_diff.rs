@@ -52,8 +52,9 @@ fn mixed() -> Quad {
     pair
 }
 
-/// Only long-running programs, so every state is settled.
-const RUNNING: &str = "
+/// Only long-running programs, so every state is settled (a running program, a stopped one
+/// and a running group of two).
+pub(crate) const RUNNING: &str = "
 [program:sleeper]
 command=sleep 1000
 startsecs=0
@@ -75,7 +76,7 @@ command=sleep 1000
 startsecs=0
 ";
 
-fn running() -> Quad {
+pub(crate) fn running() -> Quad {
     let pair = Quad::start(RUNNING);
     pair.wait_for_state("sleeper", "RUNNING");
     pair.wait_for_state("grp:ga", "RUNNING");

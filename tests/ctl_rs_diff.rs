@@ -9,39 +9,9 @@
 
 use std::time::Duration;
 
+use crate::ctl_diff::{running, RUNNING};
 use crate::support::quad::{drop_auth_traceback, drop_traceback_location, Offline, Quad};
 use crate::support::{run_ctl, run_ctl_spawned, Ctl, Daemon, Impl, Output, Value};
-
-/// A running program, a stopped one and a running group of two.
-const BASIC: &str = "
-[program:sleeper]
-command=sleep 1000
-startsecs=0
-
-[program:manual]
-command=sleep 1000
-startsecs=0
-autostart=false
-
-[group:grp]
-programs=ga,gb
-
-[program:ga]
-command=sleep 1000
-startsecs=0
-
-[program:gb]
-command=sleep 1000
-startsecs=0
-";
-
-fn basic() -> Quad {
-    let q = Quad::start(BASIC);
-    for name in ["sleeper", "grp:ga", "grp:gb"] {
-        q.wait_for_state(name, "RUNNING");
-    }
-    q
-}
 
 /// Asserts stdout and exit code of a compared step.
 #[track_caller]
@@ -51,7 +21,7 @@ fn pin(out: &Output, stdout: &str, code: i32) {
 
 #[test]
 fn unknown_names_and_groups() {
-    let q = basic();
+    let q = running();
     pin(
         &q.ctl(&["start", "nosuch"]),
         "nosuch: ERROR (no such process)\n",
@@ -94,7 +64,7 @@ fn unknown_names_and_groups() {
 
 #[test]
 fn missing_and_extra_arguments() {
-    let q = basic();
+    let q = running();
     pin(
         &q.ctl(&["start"]),
         "Error: start requires a process name\n\
@@ -144,7 +114,7 @@ fn missing_and_extra_arguments() {
 
 #[test]
 fn process_state_errors_pid_and_version() {
-    let q = basic();
+    let q = running();
     pin(
         &q.ctl(&["start", "sleeper"]),
         "sleeper: ERROR (already started)\n",
@@ -379,9 +349,9 @@ fn reread_and_update_groups() {
 
 #[test]
 fn add_and_remove_errors() {
-    let q = basic();
+    let q = running();
     q.rewrite_config(&format!(
-        "{BASIC}
+        "{RUNNING}
 [program:extra]
 command=sleep 1000
 startsecs=0

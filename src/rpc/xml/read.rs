@@ -342,6 +342,20 @@ impl<'a> Cursor<'a> {
         Ok((name.unwrap_or_default(), value))
     }
 
+    /// The first `<value>` child of the current element (the rest skipped), until it closes.
+    fn first_value(&mut self) -> Result<Option<Value>, ParseError> {
+        let mut value = None;
+        self.children(|c, name| {
+            if name == "value" && value.is_none() {
+                value = Some(c.value()?);
+                Ok(())
+            } else {
+                c.skip()
+            }
+        })?;
+        Ok(value)
+    }
+
     /// `<params>`, whose open was just read: the first `<value>` of each `<param>`.
     fn params(&mut self) -> Result<Vec<Value>, ParseError> {
         let mut values = Vec::new();
@@ -349,15 +363,7 @@ impl<'a> Cursor<'a> {
             if name != "param" {
                 return c.skip();
             }
-            let mut value = None;
-            c.children(|c, name| {
-                if name == "value" && value.is_none() {
-                    value = Some(c.value()?);
-                    Ok(())
-                } else {
-                    c.skip()
-                }
-            })?;
+            let value = c.first_value()?;
             values.push(value.ok_or_else(|| bad("param without value"))?);
             Ok(())
         })?;
@@ -410,16 +416,7 @@ pub fn parse_response(body: &[u8]) -> Result<Result<Value, Fault>, ParseError> {
     let mut params: Option<Vec<Value>> = None;
     c.children(|c, el| match el {
         "fault" if fault.is_none() => {
-            let mut v = None;
-            c.children(|c, name| {
-                if name == "value" && v.is_none() {
-                    v = Some(c.value()?);
-                    Ok(())
-                } else {
-                    c.skip()
-                }
-            })?;
-            fault = Some(v);
+            fault = Some(c.first_value()?);
             Ok(())
         }
         "params" if params.is_none() => {
