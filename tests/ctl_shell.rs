@@ -388,3 +388,77 @@ fn bash_completion_completes_process_names() {
         .expect("completion");
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// On a terminal the states are coloured; `--no-color` turns that off. (In a pipe they never
+/// are: the differential tests compare piped bytes with Python's.)
+#[test]
+fn states_are_coloured_on_a_terminal_only_when_wanted() {
+    let d = Daemon::start(Impl::Ours, SEED);
+    d.wait_for_state("qrd", "RUNNING", std::time::Duration::from_secs(20));
+    let coloured = r#"[
+        {"expect": "\u001b[32mRUNNING\u001b[0m   pid"}, {"expect": "supervisor> "},
+        {"send": "quit\r"}, {"exit": true}
+    ]"#;
+    screen(&ours(), &["-c", "supervisord.conf"], coloured, d.dir());
+    let plain = r#"[
+        {"expect": "RUNNING   pid"}, {"expect": "supervisor> "},
+        {"send": "quit\r"}, {"exit": true}
+    ]"#;
+    screen(
+        &ours(),
+        &["--no-color", "-c", "supervisord.conf"],
+        plain,
+        d.dir(),
+    );
+}
+
+/// A reader that goes away (`supervisorctl tail -f x | head -1`) ends the ctl quietly.
+#[test]
+fn closed_pipe_ends_quietly() {
+    let d = Daemon::start(
+        Impl::Ours,
+        "
+[program:ticker]
+command=sh -c 'while :; do echo tick; sleep 0.05; done'
+startsecs=0
+",
+    );
+    d.wait_for_state("ticker", "RUNNING", std::time::Duration::from_secs(20));
+    let mut child = Command::new(ours())
+        .arg("-c")
+        .arg(d.conf())
+        .args(["tail", "-f", "ticker"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ctl");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("tick") {
+        let n = std::io::Read::read(&mut stdout, &mut buf).expect("read");
+        assert!(
+            n > 0,
+            "ctl ended early: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    drop(stdout);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ctl still writing into a closed pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert_eq!((status.code(), err.as_str()), (Some(0), ""));
+}
