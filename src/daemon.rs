@@ -34,9 +34,6 @@ pub enum DaemonError {
     /// `minfds`/`minprocs` above what the hard limit allows (Python's message).
     #[error("{0}")]
     Rlimit(String),
-    /// The config could not be re-read at restart.
-    #[error("{0}")]
-    Config(String),
     /// A server could not be bound.
     #[error("{0}")]
     Bind(String),
@@ -113,7 +110,7 @@ pub fn main<B>(
         runtime = Some(rt);
         match outcome {
             Ok(Outcome::Shutdown) => return Ok(()),
-            Ok(Outcome::Restart) => config = load().map_err(DaemonError::Config)?,
+            Ok(Outcome::Restart(next)) => config = *next,
             Err(e) => return Err(DaemonError::Runtime(e)),
         }
     }

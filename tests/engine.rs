@@ -161,7 +161,7 @@ impl Rig {
             .expect("shutdown in time")
             .unwrap()
             .unwrap();
-        assert_eq!(outcome, Outcome::Shutdown);
+        assert!(matches!(outcome, Outcome::Shutdown), "{outcome:?}");
         assert_eq!(zombies(), Vec::<u32>::new(), "zombie children left");
         std::fs::read_to_string(log_path).unwrap_or_default()
     }

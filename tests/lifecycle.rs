@@ -494,36 +494,82 @@ fn sighup_restarts_with_the_new_config_like_python() {
     assert_no_zombies(pair.ours.pid());
 }
 
-/// SIGHUP into a config that no longer parses: the daemon stops its children and exits 2 with
-/// Python's usage lines (`Error: ...`, `For help, use ... -h`).
+/// SIGHUP into a config that no longer parses: Python stops every program and exits 2 with its
+/// usage lines; ours keeps running with the config it has (docs/compatibility.md), logs why at
+/// CRIT, and restarts once the file reads again.
 #[test]
-fn sighup_into_a_broken_config_exits_2_like_python() {
+fn sighup_into_a_broken_config_keeps_everything_running() {
     let body = "[program:a]\ncommand=sleep 1000\nstartsecs=0\n";
     let mut pair = Pair::start(body);
     pair.wait_for_state("a", "RUNNING");
-    let children = pair.both(|d| d.info("a").field("pid").int());
+    let (py_child, child) = pair.both(|d| d.info("a").field("pid").int());
     pair.both(|d| d.rewrite_config(&format!("{body}startretries=abc\n")));
     pair.both(|d| d.signal(Signal::SIGHUP));
-    let py = pair.python.wait_exit(Duration::from_secs(20)).code();
-    let ours = pair.ours.wait_exit(Duration::from_secs(20)).code();
-    assert_eq!((py, ours), (Some(2), Some(2)));
-    let usage_lines = |d: &support::Daemon| {
-        let out = fs::read_to_string(d.dir().join("daemon.out")).unwrap();
-        let error = out.lines().find(|l| l.starts_with("Error: ")).map(|l| {
-            l.starts_with(
-                "Error: invalid literal for int() with base 10: 'abc' in section 'program:a'",
-            )
-        });
-        let help = out.lines().last().map(|l| l.starts_with("For help, use "));
-        (error, help)
-    };
-    assert_eq!(usage_lines(&pair.python), (Some(true), Some(true)));
-    assert_eq!(usage_lines(&pair.ours), (Some(true), Some(true)));
-    for pid in [children.0, children.1] {
-        wait_until("the child is gone", Duration::from_secs(10), || {
-            !is_live(pid as u32)
-        });
-    }
+
+    // Python: exit 2, `Error: ...`, `For help, use ... -h`, and its child gone.
+    assert_eq!(
+        pair.python.wait_exit(Duration::from_secs(20)).code(),
+        Some(2)
+    );
+    let out = fs::read_to_string(pair.python.dir().join("daemon.out")).unwrap();
+    assert!(
+        out.contains("Error: invalid literal for int() with base 10: 'abc' in section 'program:a'")
+    );
+    wait_until("Python's child is gone", Duration::from_secs(10), || {
+        !is_live(py_child as u32)
+    });
+
+    // Ours: the CRIT line names the error; the same child runs on, the API answers.
+    let d = &pair.ours;
+    d.wait_for_log("CRIT restart refused", Duration::from_secs(10));
+    let crit = d
+        .main_log()
+        .lines()
+        .find(|l| l.contains("CRIT restart refused"))
+        .unwrap()
+        .to_string();
+    assert!(
+        crit.contains("invalid literal for int() with base 10: 'abc' in section 'program:a'"),
+        "{crit}"
+    );
+    let place = format!("(file: '{}', line ", d.conf().display());
+    assert!(crit.contains(&place), "file and line named: {crit}");
+    assert_eq!(d.info("a").field("pid").int(), child);
+    assert_eq!(d.info("a").field("statename").str(), "RUNNING");
+    assert!(is_live(d.pid()));
+
+    // Fixed, SIGHUP restarts as usual: a new child.
+    d.rewrite_config(&format!("{body}startretries=5\n"));
+    d.signal(Signal::SIGHUP);
+    wait_until("a restarted", Duration::from_secs(20), || {
+        d.rpc("supervisor.getProcessInfo", &[Value::Str("a".into())])
+            .is_ok_and(|i| i.field("statename").str() == "RUNNING" && i.field("pid").int() != child)
+    });
+}
+
+/// `supervisorctl reload` (`supervisor.restart`) into a broken config: the client is told
+/// (fault CANT_REREAD; our ctl prints it) and nothing stops.
+#[test]
+fn reload_into_a_broken_config_tells_the_client() {
+    let body = "[program:a]\ncommand=sleep 1000\nstartsecs=0\n";
+    let d = support::Daemon::start(Impl::Ours, body);
+    d.wait_for_state("a", "RUNNING", Duration::from_secs(20));
+    let child = d.info("a").field("pid").int();
+    d.rewrite_config(&format!("{body}startretries=abc\n"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_supervisorctl"))
+        .arg("-c")
+        .arg(d.conf())
+        .arg("reload")
+        .output()
+        .expect("supervisorctl reload");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("ERROR: CANT_REREAD: invalid literal for int() with base 10: 'abc'"),
+        "{stdout}"
+    );
+    assert_eq!(d.info("a").field("pid").int(), child);
+    assert!(d.main_log().contains("CRIT restart refused"));
 }
 
 /// A program that exits at once with `startsecs=0` (so it never reaches BACKOFF) is restarted

@@ -112,12 +112,9 @@ fn run(cfg: config::Config, opts: config::Options) -> ExitCode {
     };
     match daemon::main(cfg, load, bind, serve) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(
-            e @ (DaemonError::User(_)
-            | DaemonError::Rlimit(_)
-            | DaemonError::Bind(_)
-            | DaemonError::Config(_)),
-        ) => usage(&progname, &[e.to_string()]),
+        Err(e @ (DaemonError::User(_) | DaemonError::Rlimit(_) | DaemonError::Bind(_))) => {
+            usage(&progname, &[e.to_string()])
+        }
         Err(e) => {
             eprintln!("Error: {e}");
             ExitCode::from(1)

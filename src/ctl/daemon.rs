@@ -70,6 +70,11 @@ impl Controller {
         }
         match self.call("supervisor.restart", &[]).await {
             Ok(_) => self.output("Restarted supervisord"),
+            // Our daemon refuses to restart into a config that does not read (Python's exits).
+            Err(CallError::Fault(f)) if f.code == code::CANT_REREAD => {
+                self.exitstatus = exit::GENERIC;
+                self.output(&format!("ERROR: {}", f.string));
+            }
             Err(e @ CallError::Fault(_)) => {
                 self.exitstatus = exit::GENERIC;
                 if e.fault_code() != Some(code::SHUTDOWN_STATE) {

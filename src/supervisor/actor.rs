@@ -25,8 +25,8 @@ use super::table::{ProcId, Table};
 use super::timers::{TimerKey, Timers};
 use super::waiters::Batch;
 
-/// Re-reads the configuration file for `reloadConfig` (and for nothing else: restart re-reads
-/// in the daemon). `Err` is the parse error text.
+/// Re-reads the configuration file, for `reloadConfig` and before a restart. `Err` is the
+/// parse error text.
 pub type Reread = Box<dyn Fn() -> Result<Config, String> + Send>;
 
 /// How many requests may queue before senders wait (backpressure on RPC floods).
@@ -40,11 +40,12 @@ pub enum Mood {
     Shutdown,
 }
 
-/// Why the actor stopped: the daemon exits, or re-reads its config and starts over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why the actor stopped: the daemon exits, or starts over with the config read when the
+/// restart was asked for (a config that does not read never gets this far).
+#[derive(Debug)]
 pub enum Outcome {
     Shutdown,
-    Restart,
+    Restart(Box<Config>),
 }
 
 /// The daemon signals supervisord handles (SIGCHLD is listened to separately).
@@ -107,6 +108,8 @@ pub struct Supervisor {
     pub(super) resolved_groups: HashSet<String>,
     /// Mood and identity, published for the handles' cheap calls.
     pub(super) status: Arc<Status>,
+    /// The config a restart will start over with: read, and found good, when it was asked for.
+    pub(super) restart_with: Option<Box<Config>>,
 }
 
 impl Supervisor {
@@ -133,6 +136,7 @@ impl Supervisor {
             pending_starts: VecDeque::new(),
             stop_groups: None,
             lastshutdownreport: None,
+            restart_with: None,
             resolved_groups: HashSet::new(),
             status: Arc::clone(&status),
         };
@@ -227,7 +231,8 @@ impl Supervisor {
                 } else {
                     self.log
                         .warn(format!("received {sig} indicating restart request"));
-                    self.set_mood(Mood::Restarting);
+                    // The error, if any, is logged there; the old config keeps running.
+                    let _ = self.begin_restart();
                 }
             }
             Signal::USR2 => {
@@ -245,6 +250,26 @@ impl Supervisor {
                 self.log
                     .warn(format!("received {sig} indicating exit request"));
                 self.set_mood(Mood::Shutdown);
+            }
+        }
+    }
+
+    /// Restarts only into a config that reads: re-reads it first and, when it is broken, logs
+    /// why at CRIT and keeps everything running as it is (Python would stop every program and
+    /// exit 2). `Err` is the parse error, for a client that asked.
+    pub(super) fn begin_restart(&mut self) -> Result<(), String> {
+        match (self.reread)() {
+            Ok(config) => {
+                self.restart_with = Some(Box::new(config));
+                self.set_mood(Mood::Restarting);
+                Ok(())
+            }
+            Err(e) => {
+                self.log.critical(format!(
+                    "restart refused: the configuration cannot be read, still running with the \
+                     one read before: {e}"
+                ));
+                Err(e)
             }
         }
     }

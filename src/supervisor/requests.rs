@@ -171,8 +171,7 @@ impl Supervisor {
                 self.set_mood(Mood::Shutdown);
             }
             Request::Restart { reply } => {
-                let _ = reply.send(Ok(()));
-                self.set_mood(Mood::Restarting);
+                let _ = reply.send(self.begin_restart().map_err(SupervisorError::CantReread));
             }
         }
     }

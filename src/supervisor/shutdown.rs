@@ -124,17 +124,21 @@ impl Supervisor {
     }
 
     /// `Some` once shutdown or restart may proceed: every process is stopped.
-    pub(super) fn finished(&self) -> Option<Outcome> {
-        let outcome = match self.mood {
-            Mood::Running => return None,
-            Mood::Shutdown => Outcome::Shutdown,
-            Mood::Restarting => Outcome::Restart,
-        };
+    pub(super) fn finished(&mut self) -> Option<Outcome> {
+        if self.mood == Mood::Running {
+            return None;
+        }
         let all_stopped = self
             .table
             .groups_in_add_order()
             .into_iter()
             .all(|g| self.table.group_is_stopped(g));
-        all_stopped.then_some(outcome)
+        if !all_stopped {
+            return None;
+        }
+        match self.mood {
+            Mood::Restarting => self.restart_with.take().map(Outcome::Restart),
+            _ => Some(Outcome::Shutdown),
+        }
     }
 }
