@@ -8,6 +8,7 @@
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
 //! - [`rpc`]: the XML-RPC codec and the `supervisor.*`/`system.*` methods.
+//! - [`notify`]: systemd's `Type=notify` messages (READY, STATUS, RELOADING, STOPPING, WATCHDOG).
 //! - [`pidproxy`]: the `pidproxy` command: runs a program, forwards signals to its pidfile's pid.
 //! - [`py`]: Python string semantics (`repr`, `strip`, `int()`) that messages must match.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
@@ -19,6 +20,7 @@ pub mod ctl;
 pub mod daemon;
 pub mod http;
 pub mod logs;
+pub mod notify;
 pub mod pidproxy;
 pub mod process;
 pub mod py;

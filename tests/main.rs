@@ -11,6 +11,7 @@ mod engine_diff;
 mod http_diff;
 mod lifecycle;
 mod logs;
+mod notify;
 mod pidproxy;
 mod rpc;
 mod rpc_diff;

@@ -57,7 +57,10 @@ impl SpawnContext {
         SpawnContext {
             environment,
             serverurl,
-            daemon_env: std::env::vars_os().collect(),
+            // systemd's notify variables are the daemon's own, never a child's.
+            daemon_env: std::env::vars_os()
+                .filter(|(k, _)| !crate::notify::VARIABLES.iter().any(|v| k == *v))
+                .collect(),
         }
     }
 }

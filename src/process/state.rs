@@ -16,6 +16,18 @@ pub enum ProcessState {
 }
 
 impl ProcessState {
+    /// Every state, in the order of their codes.
+    pub const ALL: [ProcessState; 8] = [
+        ProcessState::Stopped,
+        ProcessState::Starting,
+        ProcessState::Running,
+        ProcessState::Backoff,
+        ProcessState::Stopping,
+        ProcessState::Exited,
+        ProcessState::Fatal,
+        ProcessState::Unknown,
+    ];
+
     /// The numeric code clients see in `state` (0, 10, 20, 30, 40, 100, 200, 1000).
     pub fn code(self) -> i32 {
         match self {

@@ -14,8 +14,9 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::logs::MainLog;
+use crate::notify::Notifier;
 use crate::process::spawn::SpawnContext;
-use crate::process::{Context, Input, ProcessEnd};
+use crate::process::{Context, Input, ProcessEnd, ProcessState};
 use crate::signal::Signal;
 use crate::sys::child as sys;
 
@@ -28,6 +29,9 @@ use super::waiters::Batch;
 /// Re-reads the configuration file, for `reloadConfig` and before a restart. `Err` is the
 /// parse error text.
 pub type Reread = Box<dyn Fn() -> Result<Config, String> + Send>;
+
+/// How often systemd's `STATUS=` may change.
+const NOTIFY_STATUS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How many requests may queue before senders wait (backpressure on RPC floods).
 const REQUEST_QUEUE: usize = 1024;
@@ -110,6 +114,10 @@ pub struct Supervisor {
     pub(super) status: Arc<Status>,
     /// The config a restart will start over with: read, and found good, when it was asked for.
     pub(super) restart_with: Option<Box<Config>>,
+    /// systemd's notification socket, under `Type=notify`.
+    pub(super) notify: Option<Notifier>,
+    /// `READY=1` has been sent (once the autostarts are launched).
+    ready_sent: bool,
 }
 
 impl Supervisor {
@@ -137,6 +145,8 @@ impl Supervisor {
             stop_groups: None,
             lastshutdownreport: None,
             restart_with: None,
+            notify: Notifier::from_env(),
+            ready_sent: false,
             resolved_groups: HashSet::new(),
             status: Arc::clone(&status),
         };
@@ -152,9 +162,16 @@ impl Supervisor {
         for group in groups {
             self.add_group(group);
         }
+        if let Some(every) = self.notify.as_ref().and_then(Notifier::watchdog) {
+            self.timers.arm(TimerKey::Watchdog, Instant::now() + every);
+        }
         loop {
             if let Some(outcome) = self.finished() {
                 return Ok(outcome);
+            }
+            if !self.ready_sent && self.pending_starts.is_empty() && self.mood == Mood::Running {
+                self.ready_sent = true;
+                self.notify_state("READY=1");
             }
             let next = self.timers.next();
             let sleep = async move {
@@ -216,6 +233,15 @@ impl Supervisor {
                 TimerKey::Process(id) => self.feed(id, Input::Deadline),
                 TimerKey::StopReport(id) => self.stop_report(id),
                 TimerKey::ShutdownReport => self.advance_shutdown(),
+                TimerKey::NotifyStatus => self.notify_state(""),
+                TimerKey::Watchdog => {
+                    if let Some(n) = &self.notify {
+                        n.send("WATCHDOG=1");
+                        if let Some(every) = n.watchdog() {
+                            self.timers.arm(TimerKey::Watchdog, Instant::now() + every);
+                        }
+                    }
+                }
             }
         }
         self.advance_shutdown();
@@ -261,6 +287,7 @@ impl Supervisor {
         match (self.reread)() {
             Ok(config) => {
                 self.restart_with = Some(Box::new(config));
+                self.notify_state("RELOADING=1");
                 self.set_mood(Mood::Restarting);
                 Ok(())
             }
@@ -274,7 +301,42 @@ impl Supervisor {
         }
     }
 
+    /// Sends `first` (`READY=1`, `RELOADING=1`, `STOPPING=1`, or nothing) with the current
+    /// `STATUS=` to systemd, under `Type=notify`.
+    pub(super) fn notify_state(&self, first: &str) {
+        let Some(n) = &self.notify else { return };
+        let mut counts: Vec<(&'static str, usize)> =
+            ProcessState::ALL.iter().map(|s| (s.name(), 0)).collect();
+        for &id in self.table.all_lexical() {
+            if let Some(p) = self.table.get(id) {
+                if let Some(slot) = counts
+                    .iter_mut()
+                    .find(|(name, _)| *name == p.life.state.name())
+                {
+                    slot.1 += 1;
+                }
+            }
+        }
+        let status = format!("STATUS={}", crate::notify::status_line(&counts));
+        if first.is_empty() {
+            n.send(&status);
+        } else {
+            n.send(&format!("{first}\n{status}"));
+        }
+    }
+
+    /// A process changed state: systemd's `STATUS=` follows within a second.
+    pub(super) fn notify_changed(&mut self) {
+        if self.notify.is_some() && !self.timers.is_armed(TimerKey::NotifyStatus) {
+            self.timers
+                .arm(TimerKey::NotifyStatus, Instant::now() + NOTIFY_STATUS_EVERY);
+        }
+    }
+
     pub(super) fn set_mood(&mut self, mood: Mood) {
+        if mood == Mood::Shutdown && self.mood != Mood::Shutdown {
+            self.notify_state("STOPPING=1");
+        }
         self.mood = mood;
         self.status.set_running(mood == Mood::Running);
         if mood != Mood::Running {

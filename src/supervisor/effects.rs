@@ -52,6 +52,7 @@ impl Supervisor {
     /// Called on every state change: ends the stop report and stdin of a process that left
     /// them behind, and settles the requests waiting on it.
     fn on_state_change(&mut self, id: ProcId, to: ProcessState) {
+        self.notify_changed();
         let Some(process) = self.table.get_mut(id) else {
             return;
         };

@@ -16,6 +16,10 @@ pub enum TimerKey {
     StopReport(ProcId),
     /// `waiting for <names> to die`, every 3 s during shutdown.
     ShutdownReport,
+    /// systemd's `STATUS=`, at most once a second after a state change.
+    NotifyStatus,
+    /// systemd's `WATCHDOG=1`, at half of `WATCHDOG_USEC`.
+    Watchdog,
 }
 
 /// The deadlines, ordered by time, plus an index to replace or cancel one in O(log n).
