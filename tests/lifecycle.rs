@@ -1105,3 +1105,59 @@ fn children_die_when_the_daemon_is_killed() {
         || pids.iter().all(|&p| !is_live(p)),
     );
 }
+
+/// As PID 1 of a PID namespace (a container's entry point), the daemon reaps an orphan that is
+/// reparented to it and takes SIGTERM as a clean shutdown: exit 0, nothing left.
+#[test]
+fn pid_1_in_a_namespace_reaps_orphans_and_exits_0_on_sigterm() {
+    let dir = TempDir::new().expect("tempdir");
+    let here = dir.path();
+    let script = here.join("orphaner.sh");
+    fs::write(&script, "#!/bin/sh\n( sleep 0.3 & )\nexec sleep 1000\n").expect("script");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    fs::write(
+        here.join("supervisord.conf"),
+        format!(
+            "[supervisord]\nlogfile=%(here)s/supervisord.log\npidfile=%(here)s/supervisord.pid\n\
+             nodaemon=true\n[program:orphaner]\ncommand={}\nstartsecs=0\n",
+            script.display()
+        ),
+    )
+    .expect("config");
+    let mut ns = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(env!("CARGO_BIN_EXE_supervisord"))
+        .arg("-c")
+        .arg(here.join("supervisord.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("unshare");
+    let log = || fs::read_to_string(here.join("supervisord.log")).unwrap_or_default();
+    wait_until("the orphan is reaped", Duration::from_secs(20), || {
+        log().contains("reaped unknown pid")
+    });
+    // The daemon is the namespace's PID 1; from outside it is unshare's only child.
+    let daemon = fs::read_to_string(format!("/proc/{}/task/{}/children", ns.id(), ns.id()))
+        .expect("unshare's children")
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse::<i32>().ok())
+        .expect("the daemon's pid");
+    kill(Pid::from_raw(daemon), Signal::SIGTERM).expect("SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = ns.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{}", log());
+    assert!(
+        log().contains("stopped: orphaner (terminated by SIGTERM)"),
+        "{}",
+        log()
+    );
+}
