@@ -33,19 +33,10 @@ pub struct World {
 }
 
 fn state_of(code: i64) -> ProcessState {
-    [
-        ProcessState::Stopped,
-        ProcessState::Starting,
-        ProcessState::Running,
-        ProcessState::Backoff,
-        ProcessState::Stopping,
-        ProcessState::Exited,
-        ProcessState::Fatal,
-        ProcessState::Unknown,
-    ]
-    .into_iter()
-    .find(|s| i64::from(s.code()) == code)
-    .unwrap()
+    ProcessState::ALL
+        .into_iter()
+        .find(|s| i64::from(s.code()) == code)
+        .unwrap()
 }
 
 /// The processes exactly as Python's `getAllProcessInfo` golden reports them.
