@@ -34,6 +34,9 @@ pub enum DaemonError {
     /// `minfds`/`minprocs` above what the hard limit allows (Python's message).
     #[error("{0}")]
     Rlimit(String),
+    /// A `required=true` program went FATAL; every program was stopped (exit status 1).
+    #[error("required program {0} went FATAL")]
+    RequiredFailed(String),
     /// A server could not be bound.
     #[error("{0}")]
     Bind(String),
@@ -81,6 +84,12 @@ pub fn main<B>(
             daemonize(&config, &log)?;
         }
         write_pidfile(&config, &log);
+        if config.supervisord.init && std::process::id() != 1 {
+            // Orphans of the programs' trees then come to us (as to PID 1) to be reaped.
+            if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+                log.warn(format!("init=true: cannot become a child subreaper: {e}"));
+            }
+        }
         let rt = match runtime.take() {
             Some(rt) => rt,
             None => tokio::runtime::Builder::new_current_thread()
@@ -111,6 +120,7 @@ pub fn main<B>(
         match outcome {
             Ok(Outcome::Shutdown) => return Ok(()),
             Ok(Outcome::Restart(next)) => config = *next,
+            Ok(Outcome::RequiredFailed(name)) => return Err(DaemonError::RequiredFailed(name)),
             Err(e) => return Err(DaemonError::Runtime(e)),
         }
     }

@@ -110,6 +110,7 @@ impl Rig {
                 strip_ansi: false,
                 environment: BTreeMap::new(),
                 identifier: "supervisor".into(),
+                init: false,
             },
             unix_http_servers: Vec::new(),
             inet_http_servers: Vec::new(),

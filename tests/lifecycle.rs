@@ -1161,3 +1161,70 @@ fn pid_1_in_a_namespace_reaps_orphans_and_exits_0_on_sigterm() {
         log()
     );
 }
+
+/// `init=true` (ours) makes the daemon a child subreaper when it is not PID 1: an orphan of a
+/// program's tree is reparented to it and reaped (without it, the orphan goes to the machine's
+/// init and the daemon never hears of it).
+#[test]
+fn init_true_reaps_orphans_when_not_pid_1() {
+    let dir = TempDir::new().expect("tempdir");
+    let here = dir.path();
+    let script = here.join("orphaner.sh");
+    fs::write(&script, "#!/bin/sh\n( sleep 0.3 & )\nexec sleep 1000\n").expect("script");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let conf = here.join("supervisord.conf");
+    fs::write(
+        &conf,
+        format!(
+            "[supervisord]\nlogfile=%(here)s/supervisord.log\npidfile=%(here)s/supervisord.pid\n\
+             nodaemon=true\ninit=true\n[program:orphaner]\ncommand={}\nstartsecs=0\n",
+            script.display()
+        ),
+    )
+    .expect("config");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_supervisord"))
+        .arg("-c")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("supervisord");
+    let log = || fs::read_to_string(here.join("supervisord.log")).unwrap_or_default();
+    wait_until("the orphan is reaped", Duration::from_secs(20), || {
+        log().contains("reaped unknown pid")
+    });
+    kill(Pid::from_raw(daemon.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while daemon.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A `required=true` program (ours) that goes FATAL stops everything and the daemon exits 1,
+/// so a container or a unit with Restart=on-failure sees the failure.
+#[test]
+fn a_required_program_going_fatal_ends_the_daemon_with_1() {
+    let mut d = support::Daemon::start(
+        Impl::Ours,
+        "[program:sleeper]\ncommand=sleep 1000\nstartsecs=0\n\
+         [program:must]\ncommand=sh -c 'sleep 2; exit 1'\nstartsecs=5\nstartretries=0\nrequired=true\n",
+    );
+    let status = d.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(1));
+    let log = d.main_log();
+    assert!(
+        log.contains("CRIT required program must went FATAL: shutting down"),
+        "{log}"
+    );
+    assert!(
+        log.contains("stopped: sleeper (terminated by SIGTERM)"),
+        "{log}"
+    );
+    let out = fs::read_to_string(d.dir().join("daemon.out")).unwrap_or_default();
+    assert!(
+        out.contains("Error: required program must went FATAL"),
+        "{out}"
+    );
+}

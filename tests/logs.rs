@@ -28,6 +28,7 @@ fn supervisord(dir: &Path) -> Supervisord {
         strip_ansi: false,
         environment: Default::default(),
         identifier: "supervisor".into(),
+        init: false,
     }
 }
 

@@ -43,6 +43,7 @@ fn process(p: &ProcessConfig, group: &str) -> Value {
     m.insert("stopsignal".into(), json!(p.stopsignal.number()));
     m.insert("stopwaitsecs".into(), json!(p.stopwaitsecs.as_secs()));
     m.insert("stopasgroup".into(), json!(p.stopasgroup));
+    m.insert("required".into(), json!(p.required));
     m.insert("killasgroup".into(), json!(p.killasgroup));
     m.insert("uid".into(), json!(p.uid));
     m.insert("redirect_stderr".into(), json!(p.redirect_stderr));
@@ -94,6 +95,7 @@ pub fn render(c: &Config) -> Vec<String> {
             "strip_ansi": s.strip_ansi,
             "environment": s.environment,
             "identifier": s.identifier,
+            "init": s.init,
         }),
     ));
     for u in &c.unix_http_servers {

@@ -31,6 +31,8 @@ pub struct Options {
     pub identifier: Option<String>,
     pub childlogdir: Option<String>,
     pub nocleanup: bool,
+    /// `--init` (ours): see [`super::Supervisord::init`].
+    pub init: bool,
     pub minfds: Option<i64>,
     pub minprocs: Option<i64>,
     pub strip_ansi: bool,
@@ -119,6 +121,7 @@ const LONG: &[&str] = &[
     "minfds=",
     "minprocs=",
     "nocleanup",
+    "init",
     "strip_ansi",
     "profile_options=",
     "silent",
@@ -166,6 +169,10 @@ pub fn parse(progname: &str, args: &[String]) -> Result<Action, UsageError> {
             "-s" | "--silent" => {
                 o.silent = true;
                 "silent"
+            }
+            "--init" => {
+                o.init = true;
+                "init"
             }
             "-k" | "--nocleanup" => {
                 o.nocleanup = true;

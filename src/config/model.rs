@@ -73,6 +73,9 @@ pub struct Supervisord {
     pub strip_ansi: bool,
     pub environment: BTreeMap<String, String>,
     pub identifier: String,
+    /// Ours (`init=true` / `--init`): act as the init of the programs' process trees even when
+    /// not PID 1 (a child subreaper), so orphans come to the daemon to be reaped.
+    pub init: bool,
 }
 
 /// Where the main log goes.
@@ -216,6 +219,8 @@ pub struct ProcessConfig {
     pub stopsignal: Signal,
     pub stopwaitsecs: Duration,
     pub stopasgroup: bool,
+    /// Ours (`required=true`): the program going FATAL shuts the daemon down, exit status 1.
+    pub required: bool,
     pub killasgroup: bool,
     pub user: Option<String>,
     /// `user=` resolved to a uid at read time (Python's `ProcessConfig.uid`).

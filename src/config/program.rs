@@ -492,6 +492,7 @@ fn read_processes(
     let stopsignal = r.convert(section, "stopsignal", "TERM", &c, types::signal)?;
     let stopwaitsecs = r.convert(section, "stopwaitsecs", "10", &c, types::integer)?;
     let stopasgroup = r.convert(section, "stopasgroup", "false", &c, types::boolean)?;
+    let required = r.convert(section, "required", "false", &c, types::boolean)?;
     let killasgroup = r.convert(
         section,
         "killasgroup",
@@ -651,6 +652,7 @@ fn read_processes(
             stopsignal,
             stopwaitsecs: Duration::from_secs(u64::try_from(stopwaitsecs).unwrap_or(0)),
             stopasgroup,
+            required,
             killasgroup,
             user: user_got.as_ref().map(|g| g.value.clone()),
             uid,

@@ -145,6 +145,11 @@ pub(crate) fn read(
         r.convert(SECTION, "strip_ansi", "false", &here, types::boolean),
     )
     .unwrap_or(false);
+    let init = take(
+        errors,
+        r.convert(SECTION, "init", "false", &here, types::boolean),
+    )
+    .unwrap_or(false);
 
     // environment: expanded by saneget, then a second time with host_node_name available.
     let mut environment = BTreeMap::new();
@@ -231,5 +236,6 @@ pub(crate) fn read(
         strip_ansi: cli.strip_ansi || strip_ansi,
         environment,
         identifier: cli.identifier.clone().unwrap_or(identifier),
+        init: cli.init || init,
     }
 }

@@ -203,6 +203,7 @@ pub(crate) mod tests {
             strip_ansi: false,
             environment: Default::default(),
             identifier: "supervisor".into(),
+            init: false,
         }
     }
 

@@ -45,11 +45,13 @@ pub enum Mood {
 }
 
 /// Why the actor stopped: the daemon exits, or starts over with the config read when the
-/// restart was asked for (a config that does not read never gets this far).
+/// restart was asked for (a config that does not read never gets this far), or exits because
+/// a `required=true` program (named here) went FATAL.
 #[derive(Debug)]
 pub enum Outcome {
     Shutdown,
     Restart(Box<Config>),
+    RequiredFailed(String),
 }
 
 /// The daemon signals supervisord handles (SIGCHLD is listened to separately).
@@ -118,6 +120,8 @@ pub struct Supervisor {
     pub(super) notify: Option<Notifier>,
     /// `READY=1` has been sent (once the autostarts are launched).
     ready_sent: bool,
+    /// A `required=true` program that went FATAL, which ends the daemon with a failure.
+    pub(super) required_failed: Option<String>,
 }
 
 impl Supervisor {
@@ -147,6 +151,7 @@ impl Supervisor {
             restart_with: None,
             notify: Notifier::from_env(),
             ready_sent: false,
+            required_failed: None,
             resolved_groups: HashSet::new(),
             status: Arc::clone(&status),
         };
@@ -322,6 +327,22 @@ impl Supervisor {
             n.send(&status);
         } else {
             n.send(&format!("{first}\n{status}"));
+        }
+    }
+
+    /// A `required=true` program went FATAL: nothing can serve without it, so the daemon shuts
+    /// down (every program stopped as for SIGTERM) and exits 1.
+    pub(super) fn required_gone_fatal(&mut self, id: ProcId) {
+        let Some(p) = self.table.get(id) else { return };
+        if !p.config.required || self.required_failed.is_some() {
+            return;
+        }
+        let name = p.config.name.clone();
+        self.log
+            .critical(format!("required program {name} went FATAL: shutting down"));
+        self.required_failed = Some(name);
+        if self.mood != Mood::Shutdown {
+            self.set_mood(Mood::Shutdown);
         }
     }
 

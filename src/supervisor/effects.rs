@@ -53,6 +53,9 @@ impl Supervisor {
     /// them behind, and settles the requests waiting on it.
     fn on_state_change(&mut self, id: ProcId, to: ProcessState) {
         self.notify_changed();
+        if to == ProcessState::Fatal {
+            self.required_gone_fatal(id);
+        }
         let Some(process) = self.table.get_mut(id) else {
             return;
         };

@@ -138,7 +138,10 @@ impl Supervisor {
         }
         match self.mood {
             Mood::Restarting => self.restart_with.take().map(Outcome::Restart),
-            _ => Some(Outcome::Shutdown),
+            _ => Some(match self.required_failed.take() {
+                Some(name) => Outcome::RequiredFailed(name),
+                None => Outcome::Shutdown,
+            }),
         }
     }
 }

@@ -87,6 +87,8 @@ def process_obj(p, group_name):
         "stopsignal": int(p.stopsignal),
         "stopwaitsecs": p.stopwaitsecs,
         "stopasgroup": bool(p.stopasgroup),
+        # supervisor-rs's own option; Python has no such thing.
+        "required": False,
         "killasgroup": bool(p.killasgroup),
         "uid": p.uid,
         "redirect_stderr": bool(p.redirect_stderr),
@@ -182,6 +184,8 @@ def main(argv):
             "strip_ansi": bool(opts.strip_ansi),
             "environment": dict(section.environment or {}),
             "identifier": opts.identifier,
+            # supervisor-rs's own option; Python has no such thing.
+            "init": False,
         },
     )
 

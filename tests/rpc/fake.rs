@@ -138,6 +138,7 @@ pub fn golden_config(rpcinterfaces: Vec<RpcInterface>) -> Config {
             strip_ansi: false,
             environment: BTreeMap::new(),
             identifier: "goldsup".into(),
+            init: false,
         },
         unix_http_servers: Vec::new(),
         inet_http_servers: Vec::new(),
