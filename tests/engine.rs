@@ -111,6 +111,7 @@ impl Rig {
                 environment: BTreeMap::new(),
                 identifier: "supervisor".into(),
                 init: false,
+                remember_stopped: false,
             },
             unix_http_servers: Vec::new(),
             inet_http_servers: Vec::new(),

@@ -1228,3 +1228,67 @@ fn a_required_program_going_fatal_ends_the_daemon_with_1() {
         "{out}"
     );
 }
+
+/// `remember_stopped=true` (ours; Supervisor #214): a program stopped by hand stays stopped
+/// across SIGHUP and across a new daemon on the same config, until started by hand.
+#[test]
+fn remember_stopped_keeps_manual_stops_across_restarts() {
+    let body = "[supervisord]\nremember_stopped=true\n\
+                [program:a]\ncommand=sleep 1000\nstartsecs=0\n\
+                [program:b]\ncommand=sleep 1000\nstartsecs=0\n";
+    let mut d = support::Daemon::start(Impl::Ours, body);
+    d.wait_for_state("a", "RUNNING", Duration::from_secs(20));
+    d.wait_for_state("b", "RUNNING", Duration::from_secs(20));
+    d.rpc("supervisor.stopProcess", &[Value::Str("a".into())])
+        .expect("stop a");
+    let stopped_file = d.dir().join("supervisord.pid.stopped");
+    assert_eq!(fs::read_to_string(&stopped_file).unwrap_or_default(), "a\n");
+
+    let b = d.info("b").field("pid").int();
+    d.signal(Signal::SIGHUP);
+    wait_until("b restarted", Duration::from_secs(20), || {
+        d.rpc("supervisor.getProcessInfo", &[Value::Str("b".into())])
+            .is_ok_and(|i| i.field("statename").str() == "RUNNING" && i.field("pid").int() != b)
+    });
+    assert_eq!(d.info("a").field("statename").str(), "STOPPED");
+
+    // Started by hand, it is forgotten; stopped again, remembered by the next daemon.
+    d.rpc("supervisor.startProcess", &[Value::Str("a".into())])
+        .expect("start a");
+    assert_eq!(fs::read_to_string(&stopped_file).unwrap_or_default(), "");
+    d.rpc("supervisor.stopProcess", &[Value::Str("a".into())])
+        .expect("stop a");
+    d.signal(Signal::SIGTERM);
+    assert!(d.wait_exit(Duration::from_secs(20)).success());
+
+    let mut next = Command::new(env!("CARGO_BIN_EXE_supervisord"))
+        .arg("-n")
+        .arg("-c")
+        .arg(d.conf())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the next daemon");
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _next = Kill(&mut next);
+    let state = |name: &str| {
+        xmlrpc::call(
+            &d.socket(),
+            "supervisor.getProcessInfo",
+            &[Value::Str(name.into())],
+        )
+        .map(|i| i.field("statename").str().to_string())
+    };
+    wait_until("the next daemon runs b", Duration::from_secs(20), || {
+        state("b").is_ok_and(|s| s == "RUNNING")
+    });
+    assert_eq!(state("a").expect("a"), "STOPPED");
+    xmlrpc::call(&d.socket(), "supervisor.shutdown", &[]).expect("shutdown");
+}

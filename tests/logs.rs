@@ -29,6 +29,7 @@ fn supervisord(dir: &Path) -> Supervisord {
         environment: Default::default(),
         identifier: "supervisor".into(),
         init: false,
+        remember_stopped: false,
     }
 }
 

@@ -96,6 +96,7 @@ pub fn render(c: &Config) -> Vec<String> {
             "environment": s.environment,
             "identifier": s.identifier,
             "init": s.init,
+            "remember_stopped": s.remember_stopped,
         }),
     ));
     for u in &c.unix_http_servers {

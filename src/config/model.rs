@@ -76,6 +76,8 @@ pub struct Supervisord {
     /// Ours (`init=true` / `--init`): act as the init of the programs' process trees even when
     /// not PID 1 (a child subreaper), so orphans come to the daemon to be reaped.
     pub init: bool,
+    /// Ours (`remember_stopped=true`): programs stopped by hand stay stopped across restarts.
+    pub remember_stopped: bool,
 }
 
 /// Where the main log goes.

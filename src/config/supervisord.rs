@@ -150,6 +150,11 @@ pub(crate) fn read(
         r.convert(SECTION, "init", "false", &here, types::boolean),
     )
     .unwrap_or(false);
+    let remember_stopped = take(
+        errors,
+        r.convert(SECTION, "remember_stopped", "false", &here, types::boolean),
+    )
+    .unwrap_or(false);
 
     // environment: expanded by saneget, then a second time with host_node_name available.
     let mut environment = BTreeMap::new();
@@ -237,5 +242,6 @@ pub(crate) fn read(
         environment,
         identifier: cli.identifier.clone().unwrap_or(identifier),
         init: cli.init || init,
+        remember_stopped,
     }
 }

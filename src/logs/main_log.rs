@@ -204,6 +204,7 @@ pub(crate) mod tests {
             environment: Default::default(),
             identifier: "supervisor".into(),
             init: false,
+            remember_stopped: false,
         }
     }
 

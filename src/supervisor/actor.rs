@@ -21,6 +21,7 @@ use crate::signal::Signal;
 use crate::sys::child as sys;
 
 use super::handle::{Handle, Status};
+use super::remember::StoppedByHand;
 use super::request::Request;
 use super::table::{ProcId, Table};
 use super::timers::{TimerKey, Timers};
@@ -122,6 +123,8 @@ pub struct Supervisor {
     ready_sent: bool,
     /// A `required=true` program that went FATAL, which ends the daemon with a failure.
     pub(super) required_failed: Option<String>,
+    /// `remember_stopped=true`: the programs stopped by hand.
+    pub(super) stopped_by_hand: Option<StoppedByHand>,
 }
 
 impl Supervisor {
@@ -133,6 +136,17 @@ impl Supervisor {
             config.supervisord.environment.clone(),
             config.default_serverurl(),
         );
+        let stopped_by_hand = config
+            .supervisord
+            .remember_stopped
+            .then(|| {
+                config
+                    .supervisord
+                    .pidfile
+                    .as_deref()
+                    .map(StoppedByHand::load)
+            })
+            .flatten();
         let supervisor = Supervisor {
             config: Arc::new(config),
             reread,
@@ -152,6 +166,7 @@ impl Supervisor {
             notify: Notifier::from_env(),
             ready_sent: false,
             required_failed: None,
+            stopped_by_hand,
             resolved_groups: HashSet::new(),
             status: Arc::clone(&status),
         };
@@ -343,6 +358,22 @@ impl Supervisor {
         self.required_failed = Some(name);
         if self.mood != Mood::Shutdown {
             self.set_mood(Mood::Shutdown);
+        }
+    }
+
+    /// `remember_stopped`: a start or stop by hand of the process `id`.
+    pub(super) fn remember(&mut self, id: ProcId, stopped: bool) {
+        let Some(namespec) = self.table.get(id).map(|p| p.namespec()) else {
+            return;
+        };
+        if let Some(s) = &mut self.stopped_by_hand {
+            if s.set(&namespec, stopped) {
+                if let Err(e) = s.save() {
+                    self.log.warn(format!(
+                        "remember_stopped: cannot save the stopped programs: {e}"
+                    ));
+                }
+            }
         }
     }
 

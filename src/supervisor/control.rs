@@ -95,6 +95,7 @@ impl Supervisor {
             ))));
         }
         self.feed(id, Input::Start);
+        self.remember(id, false);
         // Python's `startProcess` runs the process's `transition` right after spawning: with
         // `startsecs=0` it is RUNNING before the answer.
         if self
@@ -130,6 +131,7 @@ impl Supervisor {
             return Step::Done(Err(SupervisorError::NotRunning(name.into())));
         }
         self.feed(id, Input::Stop);
+        self.remember(id, true);
         let Some(process) = self.table.get_mut(id) else {
             return Step::Done(Ok(()));
         };

@@ -31,9 +31,13 @@ impl Supervisor {
         });
         // Python's `ProcessGroup.transition` walks its processes dict in config order (a
         // `[group:x]` keeps its `programs=` order), not by priority.
-        let ids = members
-            .into_iter()
-            .filter(|id| self.table.get(*id).is_some_and(|p| p.config.autostart));
+        let by_hand = self.stopped_by_hand.as_ref();
+        // Programs stopped by hand (`remember_stopped`) wait for a start by hand.
+        let ids = members.into_iter().filter(|id| {
+            self.table.get(*id).is_some_and(|p| {
+                p.config.autostart && !by_hand.is_some_and(|s| s.contains(&p.namespec()))
+            })
+        });
         self.pending_starts.extend(ids);
     }
 
@@ -97,7 +101,13 @@ impl Supervisor {
                 Err(SupervisorError::StillRunning(name))
             }
             Some(_) => {
-                drop(self.table.remove_group(&name));
+                let removed = self.table.remove_group(&name);
+                if let Some(s) = &mut self.stopped_by_hand {
+                    let members: Vec<String> = removed.iter().map(|p| p.namespec()).collect();
+                    if s.forget_group(&name, &members) {
+                        let _ = s.save();
+                    }
+                }
                 Ok(())
             }
         }

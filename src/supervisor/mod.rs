@@ -13,6 +13,7 @@ mod groups;
 pub mod handle;
 pub mod info;
 mod reload;
+mod remember;
 pub mod request;
 mod requests;
 mod shutdown;

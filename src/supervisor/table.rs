@@ -33,6 +33,17 @@ pub struct Process {
     pub laststopreport: Option<Instant>,
 }
 
+impl Process {
+    /// `make_namespec`: `name`, or `group:name` when they differ.
+    pub fn namespec(&self) -> String {
+        if self.group == self.config.name {
+            self.config.name.clone()
+        } else {
+            format!("{}:{}", self.group, self.config.name)
+        }
+    }
+}
+
 /// An active group, in the order it was added.
 pub struct Group {
     pub config: GroupConfig,

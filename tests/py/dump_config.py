@@ -186,6 +186,7 @@ def main(argv):
             "identifier": opts.identifier,
             # supervisor-rs's own option; Python has no such thing.
             "init": False,
+            "remember_stopped": False,
         },
     )
 

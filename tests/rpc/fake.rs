@@ -139,6 +139,7 @@ pub fn golden_config(rpcinterfaces: Vec<RpcInterface>) -> Config {
             environment: BTreeMap::new(),
             identifier: "goldsup".into(),
             init: false,
+            remember_stopped: false,
         },
         unix_http_servers: Vec::new(),
         inet_http_servers: Vec::new(),
