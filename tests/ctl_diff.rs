@@ -239,27 +239,7 @@ autostart=false
 /// asynchronously).
 #[track_caller]
 fn wait_for_tail(d: &Daemon, name: &str, text: &str) {
-    wait_for_log_text(d, "supervisor.tailProcessStdoutLog", name, text);
-}
-
-/// Polls `method` (`tailProcessStdoutLog`/`tailProcessStderrLog`) on `name` until it shows `text`.
-#[track_caller]
-fn wait_for_log_text(d: &Daemon, method: &str, name: &str, text: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let params = [Value::Str(name.into()), Value::Int(0), Value::Int(1600)];
-    loop {
-        let log = d.rpc(method, &params);
-        if let Ok(Value::Array(parts)) = &log {
-            if parts.first().is_some_and(|v| v.str().contains(text)) {
-                return;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{name} never printed {text:?}; last {log:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    d.wait_for_log_text("supervisor.tailProcessStdoutLog", name, text);
 }
 
 #[test]
@@ -300,7 +280,7 @@ fn tail() {
     assert_eq!(pair.ctl(&["tail", "chatty"]).stdout, "out-one\nout-two\n\n");
     pair.ctl(&["tail", "-5", "chatty"]);
     pair.ctl(&["tail", "-100", "chatty", "stdout"]);
-    pair.daemons(|d| wait_for_log_text(d, "supervisor.tailProcessStderrLog", "chatty", "err-two"));
+    pair.daemons(|d| d.wait_for_log_text("supervisor.tailProcessStderrLog", "chatty", "err-two"));
     pair.ctl(&["tail", "chatty", "stderr"]);
     pair.ctl(&["tail", "-4", "chatty", "stderr"]);
     pair.ctl(&["tail", "chatty", "bogus"]);

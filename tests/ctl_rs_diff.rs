@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::ctl_diff::{running, RUNNING};
 use crate::support::quad::{drop_auth_traceback, drop_traceback_location, Offline, Quad};
-use crate::support::{run_ctl, run_ctl_spawned, Ctl, Daemon, Impl, Output, Value};
+use crate::support::{run_ctl, run_ctl_spawned, Ctl, Daemon, Impl, Output};
 
 /// Asserts stdout and exit code of a compared step.
 #[track_caller]
@@ -210,34 +210,14 @@ command=sh -c 'echo out-one; echo err-one >&2; echo out-two; echo err-two >&2; e
 startsecs=0
 ";
 
-/// Polls `method` (`tailProcessStdoutLog`/`tailProcessStderrLog`) on `name` until it shows `text`.
-#[track_caller]
-fn wait_for_log_text(d: &Daemon, method: &str, name: &str, text: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let params = [Value::Str(name.into()), Value::Int(0), Value::Int(1600)];
-    loop {
-        let log = d.rpc(method, &params);
-        if let Ok(Value::Array(parts)) = &log {
-            if parts.first().is_some_and(|v| v.str().contains(text)) {
-                return;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{name} never printed {text:?}; last {log:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn tail_maintail_and_clear() {
     let q = Quad::start(CHATTY);
     let name = "chatty_program";
     q.wait_for_state(name, "RUNNING");
     q.daemons(|d| {
-        wait_for_log_text(d, "supervisor.tailProcessStdoutLog", name, "out-two");
-        wait_for_log_text(d, "supervisor.tailProcessStderrLog", name, "err-two");
+        d.wait_for_log_text("supervisor.tailProcessStdoutLog", name, "out-two");
+        d.wait_for_log_text("supervisor.tailProcessStderrLog", name, "err-two");
     });
     pin(&q.ctl(&["tail", name]), "out-one\nout-two\n\n", 0);
     pin(
@@ -691,7 +671,7 @@ startsecs=0
 ",
     );
     d.wait_for_state("sleeper", "RUNNING", Duration::from_secs(20));
-    wait_for_log_text(&d, "supervisor.tailProcessStdoutLog", "sleeper", "hello");
+    d.wait_for_log_text("supervisor.tailProcessStdoutLog", "sleeper", "hello");
     let conf = d.conf();
     let conf = conf.to_str().expect("utf-8");
     let cases: &[&[&str]] = &[

@@ -32,6 +32,8 @@ use out::Out;
 
 use crate::rpc::fault::code;
 use crate::rpc::Value;
+// Python's `make_namespec`: `name` when the group has the process's name, else `group:name`.
+use crate::supervisor::info::namespec as make_namespec;
 
 /// LSB exit statuses of init scripts, as `LSBInitExitStatuses`.
 pub mod exit {
@@ -373,7 +375,7 @@ async fn interruptible<T>(f: impl Future<Output = T>, owned: &AtomicBool) -> Opt
 }
 
 /// Marks a command as handling Ctrl-C itself for as long as it lives.
-pub(crate) struct OwnCtrlC(Arc<AtomicBool>);
+struct OwnCtrlC(Arc<AtomicBool>);
 
 impl OwnCtrlC {
     fn new(flag: &Arc<AtomicBool>) -> OwnCtrlC {
@@ -409,15 +411,6 @@ fn parseline(line: &str) -> Option<(String, String, String)> {
 
 fn is_command(cmd: &str) -> bool {
     cmd == "EOF" || help::COMMANDS.contains(&cmd)
-}
-
-/// `make_namespec`: `name` when the group has the process's name, else `group:name`.
-fn make_namespec(group: &str, name: &str) -> String {
-    if group == name {
-        name.to_string()
-    } else {
-        format!("{group}:{name}")
-    }
 }
 
 /// `split_namespec`: `(group, Some(process))`, or `(group, None)` for `group:` / `group:*`.
@@ -480,8 +473,6 @@ mod tests {
 
     #[test]
     fn namespecs() {
-        assert_eq!(make_namespec("a", "a"), "a");
-        assert_eq!(make_namespec("g", "a"), "g:a");
         assert_eq!(split_namespec("g:*"), ("g".into(), None));
         assert_eq!(split_namespec("g:"), ("g".into(), None));
         assert_eq!(split_namespec("g:a:b"), ("g".into(), Some("a:b".into())));

@@ -191,7 +191,7 @@ impl Supervisor {
             }
             if !self.ready_sent && self.pending_starts.is_empty() && self.mood == Mood::Running {
                 self.ready_sent = true;
-                self.notify_state("READY=1");
+                self.notify_state(Some("READY=1"));
             }
             let next = self.timers.next();
             let sleep = async move {
@@ -253,7 +253,7 @@ impl Supervisor {
                 TimerKey::Process(id) => self.feed(id, Input::Deadline),
                 TimerKey::StopReport(id) => self.stop_report(id),
                 TimerKey::ShutdownReport => self.advance_shutdown(),
-                TimerKey::NotifyStatus => self.notify_state(""),
+                TimerKey::NotifyStatus => self.notify_state(None),
                 TimerKey::Watchdog => {
                     if let Some(n) = &self.notify {
                         n.send("WATCHDOG=1");
@@ -307,7 +307,7 @@ impl Supervisor {
         match (self.reread)() {
             Ok(config) => {
                 self.restart_with = Some(Box::new(config));
-                self.notify_state("RELOADING=1");
+                self.notify_state(Some("RELOADING=1"));
                 self.set_mood(Mood::Restarting);
                 Ok(())
             }
@@ -321,9 +321,9 @@ impl Supervisor {
         }
     }
 
-    /// Sends `first` (`READY=1`, `RELOADING=1`, `STOPPING=1`, or nothing) with the current
+    /// Sends `first` (`READY=1`, `RELOADING=1`, `STOPPING=1`), if any, with the current
     /// `STATUS=` to systemd, under `Type=notify`.
-    pub(super) fn notify_state(&self, first: &str) {
+    pub(super) fn notify_state(&self, first: Option<&str>) {
         let Some(n) = &self.notify else { return };
         let mut counts: Vec<(&'static str, usize)> =
             ProcessState::ALL.iter().map(|s| (s.name(), 0)).collect();
@@ -338,10 +338,9 @@ impl Supervisor {
             }
         }
         let status = format!("STATUS={}", crate::notify::status_line(&counts));
-        if first.is_empty() {
-            n.send(&status);
-        } else {
-            n.send(&format!("{first}\n{status}"));
+        match first {
+            Some(first) => n.send(&format!("{first}\n{status}")),
+            None => n.send(&status),
         }
     }
 
@@ -363,10 +362,10 @@ impl Supervisor {
 
     /// `remember_stopped`: a start or stop by hand of the process `id`.
     pub(super) fn remember(&mut self, id: ProcId, stopped: bool) {
-        let Some(namespec) = self.table.get(id).map(|p| p.namespec()) else {
+        let Some(s) = &mut self.stopped_by_hand else {
             return;
         };
-        if let Some(s) = &mut self.stopped_by_hand {
+        if let Some(namespec) = self.table.get(id).map(|p| p.namespec()) {
             if s.set(&namespec, stopped) {
                 if let Err(e) = s.save() {
                     self.log.warn(format!(
@@ -387,7 +386,7 @@ impl Supervisor {
 
     pub(super) fn set_mood(&mut self, mood: Mood) {
         if mood == Mood::Shutdown && self.mood != Mood::Shutdown {
-            self.notify_state("STOPPING=1");
+            self.notify_state(Some("STOPPING=1"));
         }
         self.mood = mood;
         self.status.set_running(mood == Mood::Running);

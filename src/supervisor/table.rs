@@ -36,11 +36,7 @@ pub struct Process {
 impl Process {
     /// `make_namespec`: `name`, or `group:name` when they differ.
     pub fn namespec(&self) -> String {
-        if self.group == self.config.name {
-            self.config.name.clone()
-        } else {
-            format!("{}:{}", self.group, self.config.name)
-        }
+        super::info::namespec(&self.group, &self.config.name)
     }
 }
 

@@ -319,6 +319,27 @@ impl Daemon {
         }
     }
 
+    /// Polls `method` (`tailProcessStdoutLog`/`tailProcessStderrLog`) on `name` until it shows
+    /// `text`.
+    #[track_caller]
+    pub fn wait_for_log_text(&self, method: &str, name: &str, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let params = [Value::Str(name.into()), Value::Int(0), Value::Int(1600)];
+        loop {
+            let log = self.rpc(method, &params);
+            if let Ok(Value::Array(parts)) = &log {
+                if parts.first().is_some_and(|v| v.str().contains(text)) {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never printed {text:?}; last {log:?}"
+            );
+            thread::sleep(POLL);
+        }
+    }
+
     /// Polls until the main log contains `needle`.
     #[track_caller]
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) {

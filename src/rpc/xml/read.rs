@@ -229,6 +229,16 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Calls `each` for every child element named `wanted` (which it must consume), skipping
+    /// the others, until the current element closes.
+    fn each(
+        &mut self,
+        wanted: &str,
+        mut each: impl FnMut(&mut Self) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
+        self.children(|c, name| if name == wanted { each(c) } else { c.skip() })
+    }
+
     /// A `<value>` whose open was just read.
     fn value(&mut self) -> Result<Value, ParseError> {
         let mut text = Cow::Borrowed("");
@@ -291,26 +301,18 @@ impl<'a> Cursor<'a> {
                         return c.skip();
                     }
                     seen_data = true;
-                    c.children(|c, name| {
-                        if name == "value" {
-                            items.push(c.value()?);
-                            Ok(())
-                        } else {
-                            c.skip()
-                        }
+                    c.each("value", |c| {
+                        items.push(c.value()?);
+                        Ok(())
                     })
                 })?;
                 Value::Array(items)
             }
             "struct" => {
                 let mut members = Vec::new();
-                self.children(|c, name| {
-                    if name == "member" {
-                        members.push(c.member()?);
-                        Ok(())
-                    } else {
-                        c.skip()
-                    }
+                self.each("member", |c| {
+                    members.push(c.member()?);
+                    Ok(())
                 })?;
                 Value::Struct(members)
             }
@@ -359,10 +361,7 @@ impl<'a> Cursor<'a> {
     /// `<params>`, whose open was just read: the first `<value>` of each `<param>`.
     fn params(&mut self) -> Result<Vec<Value>, ParseError> {
         let mut values = Vec::new();
-        self.children(|c, name| {
-            if name != "param" {
-                return c.skip();
-            }
+        self.each("param", |c| {
             let value = c.first_value()?;
             values.push(value.ok_or_else(|| bad("param without value"))?);
             Ok(())
