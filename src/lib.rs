@@ -4,6 +4,8 @@
 //! - [`daemon`]: the supervisord lifecycle: setuid, rlimits, daemonize, pidfile, restart.
 //! - [`config`]: `supervisord.conf` → typed [`config::Config`].
 //! - [`ctl`]: `supervisorctl`, the command-line client and its shell.
+//! - [`events`]: event types and payloads, listener pools, the listener protocol, capture mode.
+//! - [`fcgi`]: an `[fcgi-program:x]`'s listening socket, shared by its processes as their fd 0.
 //! - [`http`]: the unix and inet HTTP servers: XML-RPC, log tails, status page, auth.
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
@@ -18,6 +20,8 @@
 pub mod config;
 pub mod ctl;
 pub mod daemon;
+pub mod events;
+pub mod fcgi;
 pub mod http;
 pub mod logs;
 pub mod notify;

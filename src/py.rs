@@ -169,6 +169,32 @@ pub fn normalize_path(v: &str) -> String {
     abspath(&expanduser(v))
 }
 
+/// Python's `repr(bytes)`, for `Undecodable: b'...'`.
+pub fn bytes_repr(data: &[u8]) -> String {
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut s = format!("b{quote}");
+    for &b in data {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            _ if b == quote as u8 => {
+                s.push('\\');
+                s.push(quote);
+            }
+            0x20..=0x7e => s.push(char::from(b)),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push(quote);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

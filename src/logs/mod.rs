@@ -17,5 +17,5 @@ mod rotating;
 pub use ansi::strip_ansi;
 pub use auto::{cleanup_auto_logs, is_auto_log_name};
 pub use main_log::{format_line, level_name, MainLog};
-pub use process::{ProcessLogs, READ_CHUNK};
+pub use process::{ProcessLogs, Tap, TapMessage, TapSender, Tapped, READ_CHUNK};
 pub use read::{read_range, tail, ReadError};

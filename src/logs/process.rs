@@ -12,6 +12,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::JoinHandle;
 
 use crate::config::{LogFile, LogLevel, ProcessConfig, StreamConfig, Supervisord};
+use crate::events::capture::{Capture, Piece};
 use crate::supervisor::Channel;
 
 use super::ansi::strip_ansi;
@@ -28,6 +29,38 @@ fn lock(f: &SharedFile) -> MutexGuard<'_, RotatingFile> {
     f.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What a reader hands to the actor besides the log file, for events.
+#[derive(Debug)]
+pub enum Tapped {
+    /// An event listener's stdout: the protocol channel (`READY`, `RESULT`).
+    Protocol(Vec<u8>),
+    /// Output of a stream with `*_events_enabled`: one PROCESS_LOG event.
+    Output(Vec<u8>),
+    /// Capture mode's data at the END token: one PROCESS_COMMUNICATION event.
+    Communication(Vec<u8>),
+    /// The pipe reached EOF (every writer closed it).
+    Eof,
+}
+
+/// One message from a tapped reader: whose (the actor's tag and the child's pid), which stream.
+#[derive(Debug)]
+pub struct TapMessage {
+    pub tag: u64,
+    pub pid: u32,
+    pub channel: Channel,
+    pub what: Tapped,
+}
+
+pub type TapSender = tokio::sync::mpsc::UnboundedSender<TapMessage>;
+
+/// Where a tapped stream's messages go: the actor's channel, with the process's tag and pid.
+#[derive(Debug, Clone)]
+pub struct Tap {
+    pub sender: TapSender,
+    pub tag: u64,
+    pub pid: u32,
+}
+
 /// Everything a reader task needs for one stream; shared between the handle and its tasks.
 struct StreamCtx {
     name: String,
@@ -36,20 +69,60 @@ struct StreamCtx {
     syslog: bool,
     strip_ansi: bool,
     mainlog: Option<MainLog>,
+    /// Set when the actor must see the stream: an event listener's stdout (`protocol`),
+    /// `*_events_enabled` (`events`), capture mode (`capture`).
+    tap: Option<Tap>,
+    protocol: bool,
+    events: bool,
+    capture: Option<Mutex<Capture>>,
 }
 
 impl StreamCtx {
     /// Whether nothing but the file needs the bytes, so they may be spliced into it.
     fn splice_ok(&self) -> bool {
-        !self.strip_ansi && !self.syslog && self.mainlog.is_none()
+        !self.strip_ansi && !self.syslog && self.mainlog.is_none() && self.tap.is_none()
     }
 
     fn channel_name(&self) -> &'static str {
         channel_name(self.channel)
     }
 
-    /// Logs one chunk: file (with rotation), syslog lines, main log echo at debug.
+    fn send(&self, what: Tapped) {
+        if let Some(tap) = &self.tap {
+            let _ = tap.sender.send(TapMessage {
+                tag: tap.tag,
+                pid: tap.pid,
+                channel: self.channel,
+                what,
+            });
+        }
+    }
+
+    /// Handles one chunk: an event listener's protocol bytes go to the actor (and the log),
+    /// capture mode splits out what is between its tokens, the rest is logged.
     fn handle(&self, raw: &[u8]) {
+        if self.protocol {
+            self.log(raw, true, true);
+            self.send(Tapped::Protocol(raw.to_vec()));
+            return;
+        }
+        match &self.capture {
+            None => self.log(raw, true, false),
+            Some(capture) => {
+                let mut capture = capture.lock().unwrap_or_else(|e| e.into_inner());
+                capture.feed(raw, &mut |piece| match piece {
+                    Piece::Normal(data) => self.log(data, true, false),
+                    Piece::Captured(data) => self.log(data, false, false),
+                    Piece::Communication(data) => self.send(Tapped::Communication(data)),
+                });
+            }
+        }
+    }
+
+    /// Logs one piece: file (with rotation) and syslog lines unless it was captured, the main
+    /// log echo at debug (bytes as Python's `repr` for a listener's stdout, as Python prints
+    /// them), a PROCESS_LOG event when enabled.
+    fn log(&self, raw: &[u8], to_file: bool, repr: bool) {
         let stripped;
         let data = if self.strip_ansi {
             stripped = strip_ansi(raw);
@@ -60,23 +133,29 @@ impl StreamCtx {
         if data.is_empty() {
             return;
         }
-        if let Some(f) = &self.file {
-            let _ = lock(f).write(data);
-        }
-        if self.syslog {
-            let text = data.strip_suffix(b"\n").unwrap_or(data);
-            for line in text.split(|&b| b == b'\n') {
-                let mut msg = Vec::with_capacity(self.name.len() + 1 + line.len());
-                msg.extend_from_slice(self.name.as_bytes());
-                msg.push(b' ');
-                msg.extend_from_slice(line);
-                crate::sys::syslog::info(&msg);
+        if to_file {
+            if let Some(f) = &self.file {
+                let _ = lock(f).write(data);
+            }
+            if self.syslog {
+                let text = data.strip_suffix(b"\n").unwrap_or(data);
+                for line in text.split(|&b| b == b'\n') {
+                    let mut msg = Vec::with_capacity(self.name.len() + 1 + line.len());
+                    msg.extend_from_slice(self.name.as_bytes());
+                    msg.push(b' ');
+                    msg.extend_from_slice(line);
+                    crate::sys::syslog::info(&msg);
+                }
             }
         }
         if let Some(main) = &self.mainlog {
-            let text = match std::str::from_utf8(data) {
-                Ok(s) => s.to_string(),
-                Err(_) => format!("Undecodable: {}", bytes_repr(data)),
+            let text = if repr {
+                crate::py::bytes_repr(raw)
+            } else {
+                match std::str::from_utf8(data) {
+                    Ok(s) => s.to_string(),
+                    Err(_) => format!("Undecodable: {}", crate::py::bytes_repr(data)),
+                }
             };
             main.debug(format!(
                 "'{}' {} output:\n{}",
@@ -84,6 +163,9 @@ impl StreamCtx {
                 self.channel_name(),
                 text
             ));
+        }
+        if self.events {
+            self.send(Tapped::Output(data.to_vec()));
         }
     }
 }
@@ -93,32 +175,6 @@ fn channel_name(c: Channel) -> &'static str {
         Channel::Stdout => "stdout",
         Channel::Stderr => "stderr",
     }
-}
-
-/// Python's `repr(bytes)`, for `Undecodable: b'...'`.
-fn bytes_repr(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut s = format!("b{quote}");
-    for &b in data {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            _ if b == quote as u8 => {
-                s.push('\\');
-                s.push(quote);
-            }
-            0x20..=0x7e => s.push(char::from(b)),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push(quote);
-    s
 }
 
 thread_local! {
@@ -421,7 +477,8 @@ async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>) {
                     capacity = grow(rx.as_fd(), capacity);
                     mover.resize(&ctx, capacity);
                 }
-                let wait = rate.worth_waiting(moved, capacity);
+                // Tapped streams are never held back: the actor waits on them (a listener's reply).
+                let wait = rate.worth_waiting(moved, capacity) && ctx.tap.is_none();
                 match end {
                     Drain::Done => return,
                     Drain::Empty if wait => match rx.into_nonblocking_fd() {
@@ -438,7 +495,8 @@ async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>) {
                 mover.ticking = true;
                 let (end, moved) = drain_now(&mut mover, &fd.as_fd(), &ctx, multi_thread);
                 mover.ticking = false;
-                let wait = rate.worth_waiting(moved, capacity);
+                // Tapped streams are never held back: the actor waits on them (a listener's reply).
+                let wait = rate.worth_waiting(moved, capacity) && ctx.tap.is_none();
                 match end {
                     Drain::Done => return,
                     Drain::Empty if wait && moved > 0 => {
@@ -470,12 +528,16 @@ pub struct ProcessLogs {
     stderr: Stream,
     strip_ansi: bool,
     mainlog: Option<MainLog>,
+    /// An event listener's: stdout is its protocol channel.
+    protocol: bool,
     readers: Vec<JoinHandle<()>>,
 }
 
 struct Stream {
     file: Option<SharedFile>,
     syslog: bool,
+    events: bool,
+    capture_maxbytes: u64,
 }
 
 fn open_stream(
@@ -509,6 +571,8 @@ fn open_stream(
     Ok(Stream {
         file,
         syslog: cfg.syslog,
+        events: cfg.events_enabled,
+        capture_maxbytes: cfg.capture_maxbytes,
     })
 }
 
@@ -523,6 +587,8 @@ impl ProcessLogs {
             Stream {
                 file: None,
                 syslog: false,
+                events: false,
+                capture_maxbytes: 0,
             }
         } else {
             open_stream(p, sup, Channel::Stderr, &p.stderr, stdout.file.as_ref())?
@@ -533,6 +599,7 @@ impl ProcessLogs {
             stderr,
             strip_ansi: sup.strip_ansi,
             mainlog: None,
+            protocol: false,
             readers: Vec::new(),
         })
     }
@@ -558,13 +625,32 @@ impl ProcessLogs {
         self.mainlog = main.enabled(LogLevel::Debug).then_some(main);
     }
 
+    /// Makes stdout an event listener's protocol channel (no capture mode, no PROCESS_LOG
+    /// events on it, as Python's `PEventListenerDispatcher`).
+    pub fn set_protocol(&mut self) {
+        self.protocol = true;
+    }
+
+    /// Whether the actor must see `channel`'s output ([`attach`](Self::attach) then needs a
+    /// [`Tap`]): a listener's stdout, `*_events_enabled`, capture mode.
+    pub fn wants_tap(&self, channel: Channel) -> bool {
+        let stream = self.stream(channel);
+        (self.protocol && channel == Channel::Stdout)
+            || stream.events
+            || stream.capture_maxbytes > 0
+    }
+
     /// Starts a task on the current tokio runtime that drains `pipe` (the read end of the
     /// child's `channel`) until EOF into the stream's log file; without a file the output is
-    /// still read and dropped. Fails when `pipe` is not a pipe or FIFO; panics outside a tokio
-    /// runtime.
-    pub fn attach(&mut self, channel: Channel, pipe: OwnedFd) -> io::Result<()> {
+    /// still read and dropped. With a `tap` (see [`wants_tap`](Self::wants_tap)) the actor
+    /// also gets what events need, then [`Tapped::Eof`]. Fails when `pipe` is not a pipe or
+    /// FIFO; panics outside a tokio runtime.
+    pub fn attach(&mut self, channel: Channel, pipe: OwnedFd, tap: Option<Tap>) -> io::Result<()> {
         let rx = pipe::Receiver::from_owned_fd(pipe)?;
         let stream = self.stream(channel);
+        let protocol = self.protocol && channel == Channel::Stdout;
+        let capture = (!protocol && stream.capture_maxbytes > 0)
+            .then(|| Mutex::new(Capture::new(stream.capture_maxbytes)));
         let ctx = Arc::new(StreamCtx {
             name: self.name.clone(),
             channel,
@@ -572,9 +658,16 @@ impl ProcessLogs {
             syslog: stream.syslog,
             strip_ansi: self.strip_ansi,
             mainlog: self.mainlog.clone(),
+            events: stream.events && !protocol && tap.is_some(),
+            tap,
+            protocol,
+            capture,
         });
         self.readers.retain(|h| !h.is_finished());
-        self.readers.push(tokio::spawn(pump(rx, ctx)));
+        self.readers.push(tokio::spawn(async move {
+            pump(rx, Arc::clone(&ctx)).await;
+            ctx.send(Tapped::Eof);
+        }));
         Ok(())
     }
 

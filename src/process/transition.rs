@@ -100,11 +100,14 @@ pub enum Effect {
     CancelTimer,
     /// A main-log line.
     Log(LogLevel, String),
-    /// The state changed (the seam for PROCESS_STATE events and waiting requests).
+    /// The state changed (the seam for PROCESS_STATE events and waiting requests), with the
+    /// pid and BACKOFF count at that moment (what the event's payload shows).
     Changed {
         from: ProcessState,
         to: ProcessState,
         expected: bool,
+        pid: u32,
+        tries: u32,
     },
 }
 
@@ -276,10 +279,11 @@ impl Step<'_> {
             self.ctx.now.saturating_duration_since(start) < self.config.startsecs
         });
         let expected = self.config.exitcodes.contains(&es);
-        self.life.pid = 0;
         self.effects.push(Effect::CancelTimer);
         self.life.delay = None;
 
+        // The pid stays set through the state changes (their events show it), as in Python,
+        // which clears it at the end of `finish`.
         if self.life.killing {
             self.life.killing = false;
             self.life.exitstatus = Some(es);
@@ -290,7 +294,9 @@ impl Step<'_> {
                 LogLevel::Warn
             };
             self.log(level, format!("stopped: {name} ({how})"));
+            self.life.pid = 0;
         } else if too_quickly && self.life.state == S::Starting {
+            self.life.pid = 0;
             self.life.exitstatus = None;
             self.life.spawnerr = Some("Exited too quickly (process log may have details)".into());
             self.enter_backoff_logging(format!("exited: {name} ({how}; not expected)"));
@@ -313,6 +319,7 @@ impl Step<'_> {
                     format!("exited: {name} ({how}; not expected)"),
                 );
             }
+            self.life.pid = 0;
             if self.ctx.may_spawn && self.restarts_after(es) {
                 self.restart_when_due();
             }
@@ -347,21 +354,23 @@ impl Step<'_> {
         }
     }
 
+    /// BACKOFF (`backoff += 1` comes with the state change, so its event shows the new count).
     fn enter_backoff(&mut self) {
+        self.life.backoff += 1;
         self.change(ProcessState::Backoff, true);
         self.after_backoff();
     }
 
     /// BACKOFF, then the `exited:` line (Python logs it after the state change).
     fn enter_backoff_logging(&mut self, msg: String) {
+        self.life.backoff += 1;
         self.change(ProcessState::Backoff, true);
         self.log(LogLevel::Warn, msg);
         self.after_backoff();
     }
 
-    /// `backoff += 1; delay = now + backoff` (linear), or FATAL once retries are used up.
+    /// `delay = now + backoff` (linear), or FATAL once retries are used up.
     fn after_backoff(&mut self) {
-        self.life.backoff += 1;
         if self.life.backoff > self.config.startretries {
             self.give_up();
             let msg = format!(
@@ -411,7 +420,13 @@ impl Step<'_> {
             return;
         }
         self.life.state = to;
-        self.effects.push(Effect::Changed { from, to, expected });
+        self.effects.push(Effect::Changed {
+            from,
+            to,
+            expected,
+            pid: self.life.pid,
+            tries: self.life.backoff,
+        });
     }
 
     fn log(&mut self, level: LogLevel, msg: String) {
@@ -736,11 +751,17 @@ mod tests {
             changes(&fx),
             [(S::Running, S::Exited), (S::Exited, S::Starting)]
         );
-        assert!(fx.contains(&Effect::Changed {
-            from: S::Running,
-            to: S::Exited,
-            expected: false
-        }));
+        // The EXITED event shows the pid of the process that exited.
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::Changed {
+                from: S::Running,
+                to: S::Exited,
+                expected: false,
+                pid,
+                ..
+            } if *pid != 0
+        )));
         assert_eq!(logs(&fx), ["exited: web (exit status 3; not expected)"]);
         assert_eq!(rig.life.backoff, 0);
         assert!(fx.contains(&Effect::Spawn));

@@ -13,7 +13,9 @@ use tokio::signal::unix::{signal, Signal as SignalStream, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::events::{tick::Ticks, Bus};
 use crate::logs::MainLog;
+use crate::logs::{TapMessage, TapSender};
 use crate::notify::Notifier;
 use crate::process::spawn::SpawnContext;
 use crate::process::{Context, Input, ProcessEnd, ProcessState};
@@ -125,6 +127,15 @@ pub struct Supervisor {
     pub(super) required_failed: Option<String>,
     /// `remember_stopped=true`: the programs stopped by hand.
     pub(super) stopped_by_hand: Option<StoppedByHand>,
+    /// The event pools and what they subscribe to.
+    pub(super) events: Bus,
+    /// The TICK_* periods last entered.
+    pub(super) ticks: Ticks,
+    /// SUPERVISOR_STATE_CHANGE_STOPPING was sent (once per run, as Python's `stopping`).
+    stopping_sent: bool,
+    /// Readers of tapped pipes (event listeners' stdout, events, capture mode) send here.
+    pub(super) tap_tx: TapSender,
+    taps: mpsc::UnboundedReceiver<TapMessage>,
 }
 
 impl Supervisor {
@@ -147,6 +158,10 @@ impl Supervisor {
                     .map(StoppedByHand::load)
             })
             .flatten();
+        let (tap_tx, taps) = mpsc::unbounded_channel();
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         let supervisor = Supervisor {
             config: Arc::new(config),
             reread,
@@ -169,6 +184,11 @@ impl Supervisor {
             stopped_by_hand,
             resolved_groups: HashSet::new(),
             status: Arc::clone(&status),
+            events: Bus::default(),
+            ticks: Ticks::new(epoch),
+            stopping_sent: false,
+            tap_tx,
+            taps,
         };
         (supervisor, Handle::with_status(tx, status))
     }
@@ -182,6 +202,7 @@ impl Supervisor {
         for group in groups {
             self.add_group(group);
         }
+        self.supervisor_state_event(true);
         if let Some(every) = self.notify.as_ref().and_then(Notifier::watchdog) {
             self.timers.arm(TimerKey::Watchdog, Instant::now() + every);
         }
@@ -202,6 +223,8 @@ impl Supervisor {
             };
             tokio::select! {
                 biased;
+                // Before exits: Python reads the pipes before it reaps.
+                Some(msg) = self.taps.recv() => self.on_tap(msg),
                 _ = chld.recv() => {
                     self.log.debug("received SIGCHLD indicating a child quit");
                     self.reap();
@@ -236,7 +259,7 @@ impl Supervisor {
         while let Some(reaped) = sys::reap_one() {
             let end = ProcessEnd::from_wait_status(reaped.status);
             match self.table.take_pid(reaped.pid) {
-                Some(id) => self.feed(id, Input::Exited { end }),
+                Some(id) => self.reaped(id, end),
                 None => self.log.info(format!(
                     "reaped unknown pid {} ({})",
                     reaped.pid,
@@ -254,6 +277,8 @@ impl Supervisor {
                 TimerKey::StopReport(id) => self.stop_report(id),
                 TimerKey::ShutdownReport => self.advance_shutdown(),
                 TimerKey::NotifyStatus => self.notify_state(None),
+                TimerKey::Tick => self.on_tick(),
+                TimerKey::ExitDrain(id) => self.drain_expired(id),
                 TimerKey::Watchdog => {
                     if let Some(n) = &self.notify {
                         n.send("WATCHDOG=1");
@@ -387,6 +412,10 @@ impl Supervisor {
     pub(super) fn set_mood(&mut self, mood: Mood) {
         if mood == Mood::Shutdown && self.mood != Mood::Shutdown {
             self.notify_state(Some("STOPPING=1"));
+        }
+        if mood != Mood::Running && !self.stopping_sent {
+            self.stopping_sent = true;
+            self.supervisor_state_event(false);
         }
         self.mood = mood;
         self.status.set_running(mood == Mood::Running);

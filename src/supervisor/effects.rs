@@ -1,7 +1,8 @@
 //! Carrying out the state machine's effects: the actor feeds an input to the pure
 //! `transition`, then spawns, signals, arms timers and settles waiters as it says.
 
-use crate::logs::{MainLog, ProcessLogs};
+use crate::events::Listener;
+use crate::logs::{MainLog, ProcessLogs, Tap};
 use crate::process::spawn;
 use crate::process::{transition, Effect, Input, ProcessState};
 use crate::signal::Signal;
@@ -13,14 +14,19 @@ use super::stdin::StdinWriter;
 use super::table::ProcId;
 use super::timers::TimerKey;
 
-/// Opens a process's log files, echoing child output to the main log at debug level.
+/// Opens a process's log files, echoing child output to the main log at debug level; an
+/// event listener's stdout (`listens`) is its protocol channel.
 pub(super) fn open_logs(
     config: &crate::config::ProcessConfig,
     sup: &crate::config::Supervisord,
     log: &MainLog,
+    listens: bool,
 ) -> std::io::Result<ProcessLogs> {
     let mut logs = ProcessLogs::new(config, sup)?;
     logs.set_mainlog(log.clone());
+    if listens {
+        logs.set_protocol();
+    }
     Ok(logs)
 }
 
@@ -45,7 +51,16 @@ impl Supervisor {
             Effect::ArmTimer(at) => self.timers.arm(TimerKey::Process(id), at),
             Effect::CancelTimer => self.timers.cancel(TimerKey::Process(id)),
             Effect::Log(level, text) => self.log.log(level, text),
-            Effect::Changed { to, .. } => self.on_state_change(id, to),
+            Effect::Changed {
+                from,
+                to,
+                expected,
+                pid,
+                tries,
+            } => {
+                self.state_event(id, from, to, expected, pid, tries);
+                self.on_state_change(id, to);
+            }
         }
     }
 
@@ -101,8 +116,10 @@ impl Supervisor {
                 )
             };
             if process.logs.is_none() {
-                process.logs =
-                    Some(open_logs(&process.config, &sup, &log).map_err(dispatchers_error)?);
+                let listens = process.listener.is_some();
+                process.logs = Some(
+                    open_logs(&process.config, &sup, &log, listens).map_err(dispatchers_error)?,
+                );
             }
             // Python opens the log files at each spawn; one that cannot be opened is a spawn
             // error (BACKOFF, then FATAL), not a child whose output goes nowhere.
@@ -120,10 +137,26 @@ impl Supervisor {
         match result {
             Ok(child) => {
                 let pid = child.pid;
+                // A fresh protocol state per spawn, as Python makes a new dispatcher.
+                if let Some(listener) = process.listener.as_mut() {
+                    *listener = Listener::default();
+                }
+                process.open_taps = 0;
                 if let Some(logs) = process.logs.as_mut() {
-                    let _ = logs.attach(Channel::Stdout, child.stdout);
+                    let mut attach = |channel, pipe| {
+                        let tap = logs.wants_tap(channel).then(|| Tap {
+                            sender: self.tap_tx.clone(),
+                            tag: id.0,
+                            pid,
+                        });
+                        let tapped = tap.is_some();
+                        if logs.attach(channel, pipe, tap).is_ok() && tapped {
+                            process.open_taps += 1;
+                        }
+                    };
+                    attach(Channel::Stdout, child.stdout);
                     if let Some(stderr) = child.stderr {
-                        let _ = logs.attach(Channel::Stderr, stderr);
+                        attach(Channel::Stderr, stderr);
                     }
                 }
                 process.stdin = Some(StdinWriter::new(child.stdin));

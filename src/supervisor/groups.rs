@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::config::GroupKind;
+use crate::events::{Event, Listener, Pool};
 use crate::process::{Input, Lifecycle, ProcessState};
 
 use super::actor::{Mood, Supervisor};
@@ -20,15 +22,33 @@ impl Supervisor {
         self.resolved_groups.insert(config.name.clone());
         let sup = self.config.supervisord.clone();
         let log = self.log.clone();
+        let name = config.name.clone();
+        let pool = match &config.kind {
+            GroupKind::EventListener {
+                events,
+                buffer_size,
+                ..
+            } => Some(Pool::new(&name, events, *buffer_size)),
+            _ => None,
+        };
+        let listens = pool.is_some();
         let members = self.table.add_group(config, |pconfig, group| Process {
             config: Arc::clone(pconfig),
             group: group.to_string(),
             life: Lifecycle::default(),
-            logs: open_logs(pconfig, &sup, &log).ok(),
+            logs: open_logs(pconfig, &sup, &log, listens).ok(),
             stdin: None,
             watchers: Vec::new(),
             laststopreport: None,
+            listener: listens.then(Listener::default),
+            open_taps: 0,
+            parked_exit: None,
         });
+        // The pool subscribes before its own group's PROCESS_GROUP_ADDED, as in Python.
+        if let Some(pool) = pool {
+            self.add_pool(pool);
+        }
+        self.notify(Event::group(true, &name));
         // Python's `ProcessGroup.transition` walks its processes dict in config order (a
         // `[group:x]` keeps its `programs=` order), not by priority.
         let by_hand = self.stopped_by_hand.as_ref();
@@ -101,6 +121,8 @@ impl Supervisor {
                 Err(SupervisorError::StillRunning(name))
             }
             Some(_) => {
+                // A pool unsubscribes first: it never sees its own PROCESS_GROUP_REMOVED.
+                self.remove_pool(&name);
                 let removed = self.table.remove_group(&name);
                 if let Some(s) = &mut self.stopped_by_hand {
                     let members: Vec<String> = removed.iter().map(|p| p.namespec()).collect();
@@ -108,6 +130,7 @@ impl Supervisor {
                         let _ = s.save();
                     }
                 }
+                self.notify(Event::group(false, &name));
                 Ok(())
             }
         }

@@ -9,6 +9,7 @@
 pub mod actor;
 mod control;
 mod effects;
+mod events;
 mod groups;
 pub mod handle;
 pub mod info;

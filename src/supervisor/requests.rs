@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::events::Event;
+
 use super::actor::{Mood, Supervisor};
 use super::info::{ConfigSnapshot, DaemonInfo, LogLocation, ProcessResult, SupervisorError};
 use super::request::Request;
@@ -12,10 +14,14 @@ use super::waiters::Goal;
 
 impl Supervisor {
     pub(super) fn on_request(&mut self, request: Request) {
-        if self.mood != Mood::Running {
-            reject_shutdown(request);
-            return;
-        }
+        let request = if self.mood == Mood::Running {
+            request
+        } else {
+            match reject_shutdown(request) {
+                Some(request) => request,
+                None => return,
+            }
+        };
         match request {
             Request::GetState { reply } => {
                 let _ = reply.send(Ok(DaemonInfo {
@@ -101,7 +107,8 @@ impl Supervisor {
             Request::SendProcessStdin { name, data, reply } => {
                 let _ = reply.send(self.send_stdin(&name, data));
             }
-            Request::SendRemoteCommEvent { reply, .. } => {
+            Request::SendRemoteCommEvent { kind, data, reply } => {
+                self.notify(Event::remote_communication(&kind, &data));
                 let _ = reply.send(Ok(()));
             }
             Request::ProcessLog {

@@ -11,8 +11,8 @@ use super::request::{Reply, Request};
 use super::timers::TimerKey;
 
 /// Answers any request with SHUTDOWN_STATE (the daemon is stopping or restarting);
-/// `sendRemoteCommEvent` is the one exception Python makes.
-pub(super) fn reject_shutdown(request: Request) {
+/// `sendRemoteCommEvent` is the one exception Python makes: it is handed back, to be served.
+pub(super) fn reject_shutdown(request: Request) -> Option<Request> {
     fn no<T>(reply: Reply<T>) {
         let _ = reply.send(Err(SupervisorError::ShutdownState));
     }
@@ -31,9 +31,7 @@ pub(super) fn reject_shutdown(request: Request) {
         Request::SignalProcessGroup { reply, .. } => no(reply),
         Request::SignalAllProcesses { reply, .. } => no(reply),
         Request::SendProcessStdin { reply, .. } => no(reply),
-        Request::SendRemoteCommEvent { reply, .. } => {
-            let _ = reply.send(Ok(()));
-        }
+        Request::SendRemoteCommEvent { .. } => return Some(request),
         Request::ProcessLog { reply, .. } => no(reply),
         Request::ClearProcessLogs { reply, .. } => no(reply),
         Request::ClearAllProcessLogs { reply } => no(reply),
@@ -45,6 +43,7 @@ pub(super) fn reject_shutdown(request: Request) {
         Request::Shutdown { reply } => no(reply),
         Request::Restart { reply } => no(reply),
     }
+    None
 }
 
 impl Supervisor {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{GroupConfig, ProcessConfig};
+use crate::events::Listener;
 use crate::logs::ProcessLogs;
-use crate::process::Lifecycle;
+use crate::process::{Lifecycle, ProcessEnd};
 
 use super::info::SupervisorError;
 use super::stdin::StdinWriter;
@@ -31,6 +32,14 @@ pub struct Process {
     pub watchers: Vec<u64>,
     /// Last `waiting for <name> to stop` line.
     pub laststopreport: Option<Instant>,
+    /// An event listener's protocol state (`Some` for the processes of an `[eventlistener:x]`).
+    pub listener: Option<Listener>,
+    /// Pipes of the current child whose readers feed the actor (events) and have not reached
+    /// EOF yet: its exit waits for them ([`Process::parked_exit`]), as Python drains a child's
+    /// pipes before it handles the exit.
+    pub open_taps: u8,
+    /// An exit reaped while `open_taps` > 0.
+    pub parked_exit: Option<ProcessEnd>,
 }
 
 impl Process {

@@ -20,6 +20,10 @@ pub enum TimerKey {
     NotifyStatus,
     /// systemd's `WATCHDOG=1`, at half of `WATCHDOG_USEC`.
     Watchdog,
+    /// The next 5 s wall-clock boundary, while a pool wants TICK_* events.
+    Tick,
+    /// The longest a reaped exit waits for the child's tapped pipes to reach EOF.
+    ExitDrain(ProcId),
 }
 
 /// The deadlines, ordered by time, plus an index to replace or cancel one in O(log n).
