@@ -58,6 +58,21 @@ while written < total:
     written += os.write(1, chunk)
 '''
 
+OK_LISTENER = '''\
+import sys
+stdin, stdout = sys.stdin, sys.stdout
+while True:
+    stdout.write("READY\\n")
+    stdout.flush()
+    header = stdin.readline()
+    if not header:
+        break
+    fields = dict(token.split(":", 1) for token in header.split())
+    stdin.read(int(fields["len"]))
+    stdout.write("RESULT 2\\nOK")
+    stdout.flush()
+'''
+
 CHATTY_WRITER = '''\
 """Write one short line per write(2) to stdout, argv[1] lines per second, forever."""
 import os, sys, time
@@ -90,6 +105,8 @@ class Scale:
     ctl_status_programs: int = 1000
     ctl_start_programs: int = 10
     ctl_runs: int = 20
+    event_programs: int = 100
+    event_seconds: float = 300.0
 
     @property
     def log_mib(self):
@@ -97,7 +114,7 @@ class Scale:
 
 
 QUICK = Scale(fleet=200, log_bytes=100 << 20, chatty_seconds=3.0, respawn_seconds=5.0,
-              rpc_seconds=2.0, ctl_runs=5)
+              rpc_seconds=2.0, ctl_runs=5, event_seconds=15.0)
 
 
 @dataclass
@@ -108,6 +125,7 @@ class Context:
     session: Path
     bulk_writer: Path
     chatty_writer: Path
+    ok_listener: Path
     # The supervisorctl of each side (keyed by that side's daemon binary), and the daemon both
     # ctls talk to in the ctl scenario.
     ctl_for: dict
@@ -260,6 +278,7 @@ class Program:
     command: str
     numprocs: int = 1
     options: dict = field(default_factory=dict)
+    kind: str = "program"
 
     def section(self):
         options = {"command": self.command, "numprocs": self.numprocs, "startsecs": 0,
@@ -267,7 +286,7 @@ class Program:
         if self.numprocs > 1:
             options["process_name"] = "%(program_name)s_%(process_num)04d"
         options.update(self.options)
-        lines = [f"[program:{self.name}]"] + [f"{k} = {v}" for k, v in options.items()]
+        lines = [f"[{self.kind}:{self.name}]"] + [f"{k} = {v}" for k, v in options.items()]
         return "\n".join(lines) + "\n"
 
 
@@ -570,6 +589,28 @@ def bench_chatty(binary, ctx):
                 "chatty_lines": (bytes1 - bytes0) / line / (t1 - t0)}
 
 
+def bench_events(binary, ctx):
+    """N programs that each exit after 1 s and are restarted at once (EXITED, STARTING and
+    RUNNING every second: 3N events/s) and one listener subscribed to EVENT that answers OK
+    to each: the daemon's CPU % of one core over the window, and its RSS growth from the
+    window's first 10 s to its end (a leak would show as growth)."""
+    s = ctx.scale
+    flappers = Program("flap", "sleep 1", numprocs=s.event_programs,
+                       options={"autorestart": "true", "startretries": 1000})
+    listener = Program("listener", f"{sys.executable} {ctx.ok_listener}", kind="eventlistener",
+                       options={"events": "EVENT", "buffer_size": 1000, "autorestart": "true"})
+    with Daemon(binary, ctx, [listener, flappers], "events") as daemon:
+        daemon.wait_ready()
+        time.sleep(3.0)
+        cpu0, t0 = cpu_seconds(daemon.pid), time.monotonic()
+        time.sleep(min(10.0, s.event_seconds / 2))
+        rss0 = rss_mb(daemon.pid)
+        time.sleep(max(0.0, s.event_seconds - (time.monotonic() - t0)))
+        cpu1, t1, rss1 = cpu_seconds(daemon.pid), time.monotonic(), rss_mb(daemon.pid)
+        daemon.check_alive()
+        return {"events_cpu": 100 * (cpu1 - cpu0) / (t1 - t0), "events_rss_growth": rss1 - rss0}
+
+
 LOG_EVENT = re.compile(rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ "
                        rb"(spawned: 'crash' |exited: crash )")
 
@@ -741,6 +782,9 @@ SCENARIOS = [
     Scenario("chatty", "{s.chatty_children} children × {s.chatty_rate} lines/s for {s.chatty_seconds:g} s", bench_chatty, [
         Metric("chatty_cpu", "daemon CPU", "% of a core", (("python", "<=", 0.2),)),
         Metric("chatty_lines", "lines captured", "lines/s")]),
+    Scenario("events", "{s.event_programs} programs changing state every second, one listener on EVENT, {s.event_seconds:g} s", bench_events, [
+        Metric("events_cpu", "daemon CPU", "% of a core", (("python", "<=", 0.1),)),
+        Metric("events_rss_growth", "RSS growth over the window", "MB")]),
     Scenario("respawn", "Respawn after a crash, {s.respawn_seconds:g} s of crash loop", bench_respawn, [
         Metric("respawn", "exited → next spawned, median", "ms", (("abs", "<=", 10),))]),
     Scenario("getstate", "getState, {s.rpc_clients} client processes × {s.rpc_seconds:g} s, {s.rpc_programs} programs", bench_getstate, [
@@ -919,9 +963,10 @@ def main():
         ctl_for = {binaries["ours"]: str(Path(args.ours_ctl).resolve()),
                    binaries["python"]: str(Path(args.python_ctl).resolve())}
         ctx = Context(scale, session, session / "bulk_writer.py", session / "chatty_writer.py",
-                      ctl_for, binaries["ours"])
+                      session / "ok_listener.py", ctl_for, binaries["ours"])
         ctx.bulk_writer.write_text(BULK_WRITER)
         ctx.chatty_writer.write_text(CHATTY_WRITER)
+        ctx.ok_listener.write_text(OK_LISTENER)
         outcomes = [(s, run_scenario(s, binaries, ctx, args.reps))
                     for s in SCENARIOS if not args.only or s.name in args.only]
     finally:

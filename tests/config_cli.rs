@@ -109,6 +109,25 @@ fn python_rpcinterface_plugin_is_accepted_with_a_warning() {
     assert!(text(&out.stderr).contains("WARN [rpcinterface:twiddler]"));
 }
 
+/// A Python `result_handler` plugin cannot load either: the listener runs with the default
+/// handler, and the config says so (Python exits 2 only when the plugin is not installed).
+#[test]
+fn python_result_handler_plugin_is_accepted_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        "[supervisord]\n[eventlistener:x]\ncommand=/bin/cat\nevents=TICK_5\n\
+         result_handler=no.such.module:handler\n",
+    )
+    .unwrap();
+    let out = supervisord(&["--check", "-c", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(
+        "WARN [eventlistener:x] uses the Python plugin result_handler no.such.module:handler"
+    ));
+}
+
 /// `echo_supervisord_conf > /etc/supervisord.conf` is a user's first step: the same bytes as
 /// Python's, and a file our daemon reads without complaint.
 #[test]

@@ -149,14 +149,13 @@ pub(crate) fn groups(r: &Reader, errors: &mut Vec<ConfigError>) -> Vec<GroupConf
                 )?
                 .map(|g| g.value)
                 .unwrap_or_else(|| DEFAULT_RESULT_HANDLER.into());
+            // A config that names a Python plugin handler is valid where the plugin is
+            // installed: it starts, with the default handler and a warning.
             if handler != DEFAULT_RESULT_HANDLER {
-                let opt = r.ini.get(section, "result_handler").cloned();
-                return Err(r.error(
-                    ErrorKind::Value,
-                    format!("{handler} cannot be resolved within [{section}]"),
-                    section,
-                    opt.as_ref(),
-                    Some("result_handler"),
+                r.warnings_sink().push(format!(
+                    "[{section}] uses the Python plugin result_handler {handler}, which \
+                     supervisor-rs cannot load; the default handler is used (OK accepts an \
+                     event, anything else rejects it)"
                 ));
             }
             let events_got = r.get(section, "events", Some(""), &here, true)?;
