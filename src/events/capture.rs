@@ -139,7 +139,12 @@ mod tests {
         );
         assert_eq!(
             seen,
-            ["N:before\n", "C:hello", "E:hello", "N:after the message, long enough\n"]
+            [
+                "N:before\n",
+                "C:hello",
+                "E:hello",
+                "N:after the message, long enough\n"
+            ]
         );
     }
 
@@ -156,7 +161,12 @@ mod tests {
         );
         assert_eq!(
             seen,
-            ["N:line one\n", "C:data", "E:data", "N:tail of it all, long enough\n"]
+            [
+                "N:line one\n",
+                "C:data",
+                "E:data",
+                "N:tail of it all, long enough\n"
+            ]
         );
     }
 
