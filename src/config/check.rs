@@ -44,6 +44,13 @@ fn process(p: &ProcessConfig, group: &str) -> Value {
     m.insert("stopwaitsecs".into(), json!(p.stopwaitsecs.as_secs()));
     m.insert("stopasgroup".into(), json!(p.stopasgroup));
     m.insert("required".into(), json!(p.required));
+    m.insert(
+        "killmode".into(),
+        json!(match p.killmode {
+            KillMode::Mixed => "mixed",
+            KillMode::Process => "process",
+        }),
+    );
     m.insert("killasgroup".into(), json!(p.killasgroup));
     m.insert("uid".into(), json!(p.uid));
     m.insert("redirect_stderr".into(), json!(p.redirect_stderr));

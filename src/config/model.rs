@@ -172,6 +172,18 @@ pub struct GroupConfig {
     pub processes: Vec<Arc<ProcessConfig>>,
 }
 
+/// `killmode` (ours): what happens to a program's descendants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillMode {
+    /// The default: the whole process tree is the program's (systemd's `KillMode=mixed`):
+    /// the stop signal goes to the main process (to the tree with `stopasgroup`), and whatever
+    /// is left of the tree once the main process has exited is killed `stopwaitsecs` later.
+    Mixed,
+    /// Python's behaviour: only the main process (or its process group) is ever signalled; a
+    /// detached grandchild lives on.
+    Process,
+}
+
 /// `autorestart`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AutoRestart {
@@ -223,6 +235,8 @@ pub struct ProcessConfig {
     pub stopasgroup: bool,
     /// Ours (`required=true`): the program going FATAL shuts the daemon down, exit status 1.
     pub required: bool,
+    /// Ours (`killmode=mixed|process`): whether the program's whole process tree is stopped.
+    pub killmode: KillMode,
     pub killasgroup: bool,
     pub user: Option<String>,
     /// `user=` resolved to a uid at read time (Python's `ProcessConfig.uid`).

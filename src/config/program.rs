@@ -492,6 +492,7 @@ fn read_processes(
     let stopwaitsecs = r.convert(section, "stopwaitsecs", "10", &c, types::integer)?;
     let stopasgroup = r.convert(section, "stopasgroup", "false", &c, types::boolean)?;
     let required = r.convert(section, "required", "false", &c, types::boolean)?;
+    let killmode = r.convert(section, "killmode", "mixed", &c, types::kill_mode)?;
     let killasgroup = r.convert(
         section,
         "killasgroup",
@@ -652,6 +653,7 @@ fn read_processes(
             stopwaitsecs: Duration::from_secs(u64::try_from(stopwaitsecs).unwrap_or(0)),
             stopasgroup,
             required,
+            killmode,
             killasgroup,
             user: user_got.as_ref().map(|g| g.value.clone()),
             uid,

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{AutoRestart, LogLevel};
+use super::model::{AutoRestart, KillMode, LogLevel};
 use crate::py;
 use crate::signal::Signal;
 use crate::users;
@@ -142,6 +142,18 @@ pub fn auto_restart(v: &str) -> Result<AutoRestart> {
         "no" | "false" | "off" | "0" => Ok(AutoRestart::Never),
         "unexpected" => Ok(AutoRestart::Unexpected),
         _ => err(format!("invalid 'autorestart' value {}", py::repr(&lower))),
+    }
+}
+
+/// `killmode` (ours): `mixed` (the default) or `process` (Python's behaviour).
+pub fn kill_mode(v: &str) -> Result<KillMode> {
+    match v.to_lowercase().as_str() {
+        "mixed" => Ok(KillMode::Mixed),
+        "process" => Ok(KillMode::Process),
+        _ => err(format!(
+            "invalid 'killmode' value {} (mixed or process)",
+            py::repr(v)
+        )),
     }
 }
 

@@ -89,6 +89,7 @@ def process_obj(p, group_name):
         "stopasgroup": bool(p.stopasgroup),
         # supervisor-rs's own option; Python has no such thing.
         "required": False,
+        "killmode": "mixed",
         "killasgroup": bool(p.killasgroup),
         "uid": p.uid,
         "redirect_stderr": bool(p.redirect_stderr),
