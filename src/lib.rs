@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`daemon`]: the supervisord lifecycle: setuid, rlimits, daemonize, pidfile, restart.
+//! - [`cgroup`]: process trees in cgroup v2: one cgroup per spawn, leftovers of a killed daemon.
 //! - [`config`]: `supervisord.conf` → typed [`config::Config`].
 //! - [`ctl`]: `supervisorctl`, the command-line client and its shell.
 //! - [`events`]: event types and payloads, listener pools, the listener protocol, capture mode.
@@ -17,6 +18,7 @@
 //! - [`logs`]: the main log, child log capture and rotation, log reading for the API.
 //! - [`sys`]: the few `unsafe` libc wrappers (child setup, reaping, fork, syslog).
 
+pub mod cgroup;
 pub mod config;
 pub mod ctl;
 pub mod daemon;

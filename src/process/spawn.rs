@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -69,7 +69,8 @@ impl SpawnContext {
 #[derive(Debug)]
 pub struct Child {
     pub pid: u32,
-    pub stdin: OwnedFd,
+    /// `None` for an fcgi-program's child, whose fd 0 is the group's socket.
+    pub stdin: Option<OwnedFd>,
     pub stdout: OwnedFd,
     /// `None` under `redirect_stderr` (stderr shares the stdout pipe).
     pub stderr: Option<OwnedFd>,
@@ -289,12 +290,17 @@ pub fn user_label(user: &str) -> String {
 /// Starts the child with its pipes. `Err` is the `spawnerr` text for failures before a child
 /// existed (pipes, clone) or of its `execve`; failures of the child's setup show up as its
 /// exit 127.
+///
+/// `socket` is an fcgi-program's listening socket: the child gets it as fd 0 in place of a
+/// stdin pipe (Python's `FastCGISubprocess._prepare_child_fds`); `sendProcessStdin` to it then
+/// fails with NO_FILE, as Python's does.
 pub fn spawn(
     config: &ProcessConfig,
     group: &str,
     ctx: &SpawnContext,
     filename: &Path,
     argv: &[String],
+    socket: Option<BorrowedFd<'_>>,
 ) -> Result<Child, String> {
     let name = &config.name;
     let pipe_error = |e: nix::Error| match e {
@@ -305,14 +311,23 @@ pub fn spawn(
         ),
     };
     let pipe = || nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(pipe_error);
-    let (stdin_read, stdin_write) = pipe()?;
+    let (stdin_read, stdin_write) = match socket {
+        // A copy for the child, closed in the daemon once the child has it, as the pipe ends.
+        Some(socket) => {
+            let copy = socket.try_clone_to_owned().map_err(|e| {
+                pipe_error(nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+            })?;
+            (copy, None)
+        }
+        None => pipe().map(|(read, write)| (read, Some(write)))?,
+    };
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = match config.redirect_stderr {
         true => (None, None),
         false => pipe().map(|(read, write)| (Some(read), Some(write)))?,
     };
     // The ends the daemon keeps, out of the way of later spawns (see `sys::fd`).
-    let stdin_write = fd::move_above_low_zone(stdin_write);
+    let stdin_write = stdin_write.map(fd::move_above_low_zone);
     let stdout_read = fd::move_above_low_zone(stdout_read);
     let stderr_read = stderr_read.map(fd::move_above_low_zone);
     let fork_error = |e: io::Error| match e.raw_os_error() {

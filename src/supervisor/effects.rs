@@ -100,7 +100,7 @@ impl Supervisor {
     fn spawn(&mut self, id: ProcId) {
         let sup = self.config.supervisord.clone();
         let log = self.log.clone();
-        let Some(process) = self.table.get_mut(id) else {
+        let Some((process, socket)) = self.table.with_socket_mut(id) else {
             return;
         };
         let resolved =
@@ -132,6 +132,7 @@ impl Supervisor {
                 &self.spawn_ctx,
                 &filename,
                 &argv,
+                socket,
             )
         });
         match result {
@@ -159,7 +160,7 @@ impl Supervisor {
                         attach(Channel::Stderr, stderr);
                     }
                 }
-                process.stdin = Some(StdinWriter::new(child.stdin));
+                process.stdin = child.stdin.map(StdinWriter::new);
                 self.table.bind_pid(pid, id);
                 self.feed(id, Input::Spawned { pid });
             }

@@ -17,8 +17,15 @@ use super::table::Process;
 const SPAWNS_PER_TURN: usize = 32;
 
 impl Supervisor {
-    /// Creates a group's processes (and their log files) and queues its autostarts.
+    /// Creates a group's processes (and their log files) and queues its autostarts. A group
+    /// whose fcgi socket cannot be made is left out; why is logged at CRIT.
     pub(super) fn add_group(&mut self, config: crate::config::GroupConfig) {
+        let _ = self.try_add_group(config);
+    }
+
+    /// [`Supervisor::add_group`], returning why a group was left out (`addProcessGroup`).
+    fn try_add_group(&mut self, config: crate::config::GroupConfig) -> Result<(), SupervisorError> {
+        let fcgi = self.open_fcgi(&config)?;
         self.resolved_groups.insert(config.name.clone());
         let sup = self.config.supervisord.clone();
         let log = self.log.clone();
@@ -44,6 +51,7 @@ impl Supervisor {
             open_taps: 0,
             parked_exit: None,
         });
+        self.table.set_fcgi(&name, fcgi);
         // The pool subscribes before its own group's PROCESS_GROUP_ADDED, as in Python.
         if let Some(pool) = pool {
             self.add_pool(pool);
@@ -59,6 +67,7 @@ impl Supervisor {
             })
         });
         self.pending_starts.extend(ids);
+        Ok(())
     }
 
     /// Spawns the next few queued autostarts (STOPPED and never started).
@@ -107,8 +116,7 @@ impl Supervisor {
             Some(_) if self.table.has_group(&name) => Err(SupervisorError::AlreadyAdded(name)),
             Some(group) => {
                 let group = group.clone();
-                self.add_group(group);
-                Ok(())
+                self.try_add_group(group)
             }
         }
     }
@@ -123,6 +131,7 @@ impl Supervisor {
             Some(_) => {
                 // A pool unsubscribes first: it never sees its own PROCESS_GROUP_REMOVED.
                 self.remove_pool(&name);
+                self.close_fcgi(&name);
                 let removed = self.table.remove_group(&name);
                 if let Some(s) = &mut self.stopped_by_hand {
                     let members: Vec<String> = removed.iter().map(|p| p.namespec()).collect();

@@ -10,6 +10,7 @@ pub mod actor;
 mod control;
 mod effects;
 mod events;
+mod fcgi;
 mod groups;
 pub mod handle;
 pub mod info;

@@ -2,11 +2,13 @@
 //! and the priority orders Python iterates in. Lookups by name or pid are O(1).
 
 use std::collections::HashMap;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{GroupConfig, ProcessConfig};
 use crate::events::Listener;
+use crate::fcgi::FcgiListener;
 use crate::logs::ProcessLogs;
 use crate::process::{Lifecycle, ProcessEnd};
 
@@ -57,6 +59,8 @@ pub struct Group {
     by_name: HashMap<String, ProcId>,
     /// Add order, the tie-breaker of equal priorities.
     seq: u64,
+    /// An `[fcgi-program:x]`'s socket: open as long as the group is active.
+    fcgi: Option<FcgiListener>,
 }
 
 /// What a namespec names.
@@ -109,6 +113,7 @@ impl Table {
             members: members.clone(),
             by_name,
             seq: self.next_seq,
+            fcgi: None,
         };
         self.groups.insert(group.config.name.clone(), group);
         members
@@ -133,6 +138,31 @@ impl Table {
 
     pub fn get_mut(&mut self, id: ProcId) -> Option<&mut Process> {
         self.processes.get_mut(&id)
+    }
+
+    /// A process, with its group's fcgi socket (borrowed together) for a spawn.
+    pub fn with_socket_mut(
+        &mut self,
+        id: ProcId,
+    ) -> Option<(&mut Process, Option<BorrowedFd<'_>>)> {
+        let process = self.processes.get_mut(&id)?;
+        let socket = self
+            .groups
+            .get(&process.group)
+            .and_then(|g| g.fcgi.as_ref());
+        Some((process, socket.map(AsFd::as_fd)))
+    }
+
+    /// Gives a group just added its fcgi socket.
+    pub fn set_fcgi(&mut self, name: &str, fcgi: Option<FcgiListener>) {
+        if let Some(group) = self.groups.get_mut(name) {
+            group.fcgi = fcgi;
+        }
+    }
+
+    /// Takes a group's fcgi socket out (to close it before the group goes).
+    pub fn take_fcgi(&mut self, name: &str) -> Option<FcgiListener> {
+        self.groups.get_mut(name).and_then(|g| g.fcgi.take())
     }
 
     pub fn bind_pid(&mut self, pid: u32, id: ProcId) {

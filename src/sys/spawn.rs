@@ -25,7 +25,8 @@ pub struct Exec {
     pub argv: Vec<CString>,
     /// `KEY=value` strings.
     pub env: Vec<CString>,
-    /// The child's ends of its pipes; closed in the daemon once the child has them.
+    /// The child's ends of its pipes (`stdin`: or a copy of an fcgi-program's socket); closed
+    /// in the daemon once the child has them.
     pub stdin: OwnedFd,
     pub stdout: OwnedFd,
     /// `None`: stderr goes to the stdout pipe.
