@@ -17,4 +17,6 @@ mod pidproxy;
 mod rpc;
 mod rpc_diff;
 mod seed_session;
+mod superlance;
 mod support;
+mod trees;

@@ -301,6 +301,7 @@ pub fn spawn(
     filename: &Path,
     argv: &[String],
     socket: Option<BorrowedFd<'_>>,
+    cgroup: Option<OwnedFd>,
 ) -> Result<Child, String> {
     let name = &config.name;
     let pipe_error = |e: nix::Error| match e {
@@ -356,6 +357,7 @@ pub fn spawn(
         stdin: stdin_read,
         stdout: stdout_write,
         stderr: stderr_write,
+        cgroup,
         setup: ChildSetup {
             user: config.user.as_deref().and_then(resolve_user),
             user_label: config.user.as_deref().map(user_label).unwrap_or_default(),

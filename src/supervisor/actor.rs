@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::signal::unix::{signal, Signal as SignalStream, SignalKind};
 use tokio::sync::mpsc;
 
+use crate::cgroup::Tree;
 use crate::config::Config;
 use crate::events::{tick::Ticks, Bus};
 use crate::logs::MainLog;
@@ -27,6 +28,7 @@ use super::remember::StoppedByHand;
 use super::request::Request;
 use super::table::{ProcId, Table};
 use super::timers::{TimerKey, Timers};
+use super::trees::Draining;
 use super::waiters::Batch;
 
 /// Re-reads the configuration file, for `reloadConfig` and before a restart. `Err` is the
@@ -136,6 +138,10 @@ pub struct Supervisor {
     /// Readers of tapped pipes (event listeners' stdout, events, capture mode) send here.
     pub(super) tap_tx: TapSender,
     taps: mpsc::UnboundedReceiver<TapMessage>,
+    /// The cgroup subtree of this config's process trees (`None` without cgroup v2).
+    pub(super) tree: Option<Tree>,
+    /// Trees whose main process exited with others left, until their kill deadline.
+    pub(super) draining: Vec<Draining>,
 }
 
 impl Supervisor {
@@ -159,6 +165,11 @@ impl Supervisor {
             })
             .flatten();
         let (tap_tx, taps) = mpsc::unbounded_channel();
+        let tree = config
+            .supervisord
+            .pidfile
+            .as_deref()
+            .and_then(|pidfile| Tree::open(&Tree::key_for(pidfile)));
         let epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
@@ -189,6 +200,8 @@ impl Supervisor {
             stopping_sent: false,
             tap_tx,
             taps,
+            tree,
+            draining: Vec::new(),
         };
         (supervisor, Handle::with_status(tx, status))
     }
@@ -198,6 +211,7 @@ impl Supervisor {
         // SIGCHLD is registered before the first spawn, so no exit can go unnoticed.
         let mut chld = signal(SignalKind::child())?;
         let mut signals = Signals::register()?;
+        self.kill_leftovers();
         let groups = self.config.groups.clone();
         for group in groups {
             self.add_group(group);
@@ -208,6 +222,7 @@ impl Supervisor {
         }
         loop {
             if let Some(outcome) = self.finished() {
+                self.kill_all_trees();
                 return Ok(outcome);
             }
             if !self.ready_sent && self.pending_starts.is_empty() && self.mood == Mood::Running {
@@ -279,6 +294,7 @@ impl Supervisor {
                 TimerKey::NotifyStatus => self.notify_state(None),
                 TimerKey::Tick => self.on_tick(),
                 TimerKey::ExitDrain(id) => self.drain_expired(id),
+                TimerKey::TreeDrain => self.drain_trees(),
                 TimerKey::Watchdog => {
                     if let Some(n) = &self.notify {
                         n.send("WATCHDOG=1");

@@ -1,6 +1,7 @@
 //! Carrying out the state machine's effects: the actor feeds an input to the pure
 //! `transition`, then spawns, signals, arms timers and settles waiters as it says.
 
+use crate::config::KillMode;
 use crate::events::Listener;
 use crate::logs::{MainLog, ProcessLogs, Tap};
 use crate::process::spawn;
@@ -103,6 +104,15 @@ impl Supervisor {
         let Some((process, socket)) = self.table.with_socket_mut(id) else {
             return;
         };
+        // Each spawn in a cgroup of its own, which the child joins before it execs.
+        let cgroup = match (&self.tree, process.config.killmode) {
+            (Some(tree), KillMode::Mixed) => {
+                process.spawns += 1;
+                tree.create(&process.namespec(), process.spawns).ok()
+            }
+            _ => None,
+        };
+        let procs = cgroup.as_ref().and_then(|c| c.procs_for_child().ok());
         let resolved =
             spawn::resolve_command(&process.config, &self.spawn_ctx).map_err(|e| e.to_string());
         let result = resolved.and_then(|(filename, argv)| {
@@ -133,6 +143,7 @@ impl Supervisor {
                 &filename,
                 &argv,
                 socket,
+                procs,
             )
         });
         match result {
@@ -161,10 +172,16 @@ impl Supervisor {
                     }
                 }
                 process.stdin = child.stdin.map(StdinWriter::new);
+                process.cgroup = cgroup;
                 self.table.bind_pid(pid, id);
                 self.feed(id, Input::Spawned { pid });
             }
-            Err(error) => self.feed(id, Input::SpawnFailed { error }),
+            Err(error) => {
+                if let Some(cgroup) = cgroup {
+                    cgroup.remove_if_empty();
+                }
+                self.feed(id, Input::SpawnFailed { error });
+            }
         }
     }
 
@@ -175,6 +192,14 @@ impl Supervisor {
             return;
         };
         let pid = process.life.pid as i32;
+        // With its tree in a cgroup, "the group" is the whole tree, setsid'ed grandchildren
+        // included (Supervisor #1101); signalled once each, never twice.
+        if let (true, Some(cgroup)) = (to_group, &process.cgroup) {
+            if cgroup.is_populated() {
+                cgroup.signal(signal.number());
+                return;
+            }
+        }
         let target = if to_group { -pid } else { pid };
         match sys::kill(target, signal.number()) {
             Ok(()) => {}

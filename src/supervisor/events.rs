@@ -289,7 +289,12 @@ impl Supervisor {
     /// `Subprocess.finish`: the state machine handles the exit; a listener that died BUSY
     /// gives its event back to the pool (after its own state event, as in Python).
     fn exited(&mut self, id: ProcId, end: ProcessEnd) {
+        // Taken first: an autorestart in `feed` gives the process its next child's cgroup.
+        let cgroup = self.table.get_mut(id).and_then(|p| p.cgroup.take());
         self.feed(id, Input::Exited { end });
+        if let Some(cgroup) = cgroup {
+            self.main_exited(id, cgroup);
+        }
         let in_flight = self
             .table
             .get_mut(id)

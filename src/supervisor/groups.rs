@@ -50,6 +50,8 @@ impl Supervisor {
             listener: listens.then(Listener::default),
             open_taps: 0,
             parked_exit: None,
+            cgroup: None,
+            spawns: 0,
         });
         self.table.set_fcgi(&name, fcgi);
         // The pool subscribes before its own group's PROCESS_GROUP_ADDED, as in Python.

@@ -23,6 +23,7 @@ mod snapshot;
 mod stdin;
 mod table;
 mod timers;
+mod trees;
 mod waiters;
 
 pub use actor::{Mood, Outcome, Reread, Supervisor};

@@ -6,6 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cgroup::Cgroup;
 use crate::config::{GroupConfig, ProcessConfig};
 use crate::events::Listener;
 use crate::fcgi::FcgiListener;
@@ -42,6 +43,11 @@ pub struct Process {
     pub open_taps: u8,
     /// An exit reaped while `open_taps` > 0.
     pub parked_exit: Option<ProcessEnd>,
+    /// The current child's cgroup (`killmode=mixed` where cgroup v2 is writable).
+    pub cgroup: Option<Cgroup>,
+    /// Spawns so far: each gets its own cgroup, so an old child's leftovers never share one
+    /// with the next child.
+    pub spawns: u64,
 }
 
 impl Process {

@@ -24,6 +24,8 @@ pub enum TimerKey {
     Tick,
     /// The longest a reaped exit waits for the child's tapped pipes to reach EOF.
     ExitDrain(ProcId),
+    /// The next process tree whose leftovers are due to be killed.
+    TreeDrain,
 }
 
 /// The deadlines, ordered by time, plus an index to replace or cancel one in O(log n).

@@ -81,6 +81,8 @@ pub(super) struct ChildArgs<'a> {
     pub envp: &'a [*const c_char],
     /// The fds to install as the child's 0, 1 and 2.
     pub stdio: [RawFd; 3],
+    /// A `cgroup.procs` to write `0` to (join that cgroup), or -1.
+    pub cgroup: RawFd,
     pub setup: &'a PreparedSetup,
     /// The daemon's pid: a different parent after `prctl` means the daemon died in between,
     /// and the death signal was armed too late to fire.
@@ -108,6 +110,12 @@ pub(super) extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
 /// Installs stdio, runs the setup and execs; returns the errno when stdio or `execve` failed.
 /// Setup failures are reported by [`fail`] and end the child here.
 fn exec_child(args: &ChildArgs) -> i32 {
+    // First, before it can start anything: the child's descendants are then in its cgroup
+    // too. A failure leaves it where the daemon is (the tree is then not tracked).
+    if args.cgroup >= 0 {
+        // SAFETY: writes one byte from a static to an fd the suspended spawner keeps open.
+        unsafe { libc::write(args.cgroup, b"0".as_ptr().cast(), 1) };
+    }
     if let Err(errno) = own_fd_table(args.stdio) {
         return errno;
     }

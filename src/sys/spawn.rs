@@ -31,6 +31,9 @@ pub struct Exec {
     pub stdout: OwnedFd,
     /// `None`: stderr goes to the stdout pipe.
     pub stderr: Option<OwnedFd>,
+    /// The `cgroup.procs` of the cgroup the child joins before anything else (see
+    /// `crate::cgroup`), so that everything it starts is in it too.
+    pub cgroup: Option<OwnedFd>,
     pub setup: ChildSetup,
 }
 
@@ -130,6 +133,7 @@ fn clone_child(exec: &Exec, setup: &PreparedSetup, stack: &mut [u128]) -> io::Re
             stdout,
             exec.stderr.as_ref().map_or(stdout, AsRawFd::as_raw_fd),
         ],
+        cgroup: exec.cgroup.as_ref().map_or(-1, AsRawFd::as_raw_fd),
         setup,
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::getpid() },
@@ -140,8 +144,8 @@ fn clone_child(exec: &Exec, setup: &PreparedSetup, stack: &mut [u128]) -> io::Re
     // SAFETY: `top` is the 16-byte-aligned end of a stack nothing else uses while this thread
     // is suspended (CLONE_VFORK), `args` lives in this frame until clone returns, and
     // `child_main` only makes async-signal-safe syscalls on that data, then execs or exits. The
-    // fd table is shared (CLONE_FILES) only until the child has made its own copy, before it
-    // touches any fd.
+    // fd table is shared (CLONE_FILES) only until the child has made its own copy; before that
+    // the child only writes to its cgroup's fd, which leaves the table as it is.
     let pid = unsafe {
         libc::clone(
             child_main,
@@ -208,6 +212,7 @@ mod tests {
             stdin,
             stdout,
             stderr: None,
+            cgroup: None,
             setup: ChildSetup::default(),
         };
         (exec, stdout_read.into())

@@ -1,0 +1,218 @@
+//! Process trees (issue 14, items 1 and 2; `src/cgroup.rs`): with cgroup v2 writable, a
+//! program's whole tree is its own: setsid'ed grandchildren are stopped with it, leftovers of
+//! an exited main process are killed after `stopwaitsecs`, and the leftovers of a SIGKILLed
+//! daemon are killed by the next daemon on the same config before it spawns anything.
+//! `killmode=process` keeps Python's behaviour. Real processes, real cgroups.
+
+use std::fs;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::support::{self, is_live, xmlrpc, Impl, Value};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+#[track_caller]
+fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether this machine lets the daemon make cgroups (root with cgroup v2): where it does not,
+/// the daemon works as Python's and these tests have nothing to check.
+fn cgroups_available() -> bool {
+    match supervisor::cgroup::Tree::open("probe-of-the-tests") {
+        Some(tree) => {
+            tree.kill_all();
+            true
+        }
+        None => {
+            eprintln!("cgroup v2 is not writable here: process-tree tests skipped");
+            false
+        }
+    }
+}
+
+/// Pids whose command line is exactly `argv`.
+fn pids_of(argv: &[&str]) -> Vec<u32> {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Kills stray test processes if a test fails half-way.
+struct Reap(Vec<&'static str>);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        for arg in &self.0 {
+            for pid in pids_of(&["sleep", arg]) {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// A daemon started by hand on `conf` (the same config, so the same pidfile), killed on drop.
+struct Next(Child);
+
+impl Next {
+    fn start(conf: &std::path::Path) -> Next {
+        Next(
+            Command::new(env!("CARGO_BIN_EXE_supervisord"))
+                .arg("-n")
+                .arg("-c")
+                .arg(conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the next daemon"),
+        )
+    }
+}
+
+impl Drop for Next {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_killed_daemons_workers_are_killed_by_the_next_daemon() {
+    if !cgroups_available() {
+        return;
+    }
+    let _reap = Reap(vec!["7301", "7302"]);
+    let body = "[program:qrd]\ncommand=sh -c 'sleep 7301 & sleep 7302 & wait'\nstartsecs=0\n";
+    let mut d = support::Daemon::start(Impl::Ours, body);
+    d.wait_for_state("qrd", "RUNNING", DEADLINE);
+    wait_until("both workers", DEADLINE, || {
+        pids_of(&["sleep", "7301"]).len() == 1 && pids_of(&["sleep", "7302"]).len() == 1
+    });
+    let workers = [
+        pids_of(&["sleep", "7301"])[0],
+        pids_of(&["sleep", "7302"])[0],
+    ];
+    d.signal(Signal::SIGKILL);
+    d.wait_exit(DEADLINE);
+    // The master dies with the daemon; its workers are orphans that nothing else would stop.
+    assert!(
+        workers.iter().all(|&p| is_live(p)),
+        "the workers outlive a SIGKILLed daemon"
+    );
+
+    let _next = Next::start(&d.conf());
+    let info = |name: &str| {
+        xmlrpc::call(
+            &d.socket(),
+            "supervisor.getProcessInfo",
+            &[Value::Str(name.into())],
+        )
+    };
+    wait_until("the next daemon runs qrd", DEADLINE, || {
+        info("qrd").is_ok_and(|i| i.field("statename").str() == "RUNNING")
+    });
+    wait_until("the old workers are gone", DEADLINE, || {
+        workers.iter().all(|&p| !is_live(p))
+    });
+    wait_until("one new set of workers", DEADLINE, || {
+        pids_of(&["sleep", "7301"]).len() == 1 && pids_of(&["sleep", "7302"]).len() == 1
+    });
+    let log = d.main_log();
+    for p in workers {
+        assert!(
+            log.contains(&format!("WARN killed pid {p} (sleep ")),
+            "the kill of {p} is logged:\n{log}"
+        );
+    }
+    xmlrpc::call(&d.socket(), "supervisor.shutdown", &[]).expect("shutdown");
+}
+
+#[test]
+fn stopasgroup_reaches_a_setsid_grandchild() {
+    if !cgroups_available() {
+        return;
+    }
+    let _reap = Reap(vec!["7311"]);
+    let body = "[program:det]\ncommand=sh -c 'setsid sleep 7311 & wait'\nstartsecs=0\n\
+                stopasgroup=true\n";
+    let d = support::Daemon::start(Impl::Ours, body);
+    d.wait_for_state("det", "RUNNING", DEADLINE);
+    wait_until("the grandchild", DEADLINE, || {
+        pids_of(&["sleep", "7311"]).len() == 1
+    });
+    let grandchild = pids_of(&["sleep", "7311"])[0];
+    d.rpc("supervisor.stopProcess", &[Value::Str("det".into())])
+        .expect("stop det");
+    wait_until(
+        "the setsid'ed grandchild is stopped too",
+        Duration::from_secs(5),
+        || !is_live(grandchild),
+    );
+}
+
+#[test]
+fn leftovers_of_an_exited_program_go_after_stopwaitsecs() {
+    if !cgroups_available() {
+        return;
+    }
+    let _reap = Reap(vec!["7321"]);
+    let body = "[program:leaky]\ncommand=sh -c 'setsid sleep 7321 & sleep 0.3'\nstartsecs=0\n\
+                autorestart=false\nstopwaitsecs=1\n";
+    let d = support::Daemon::start(Impl::Ours, body);
+    wait_until("the grandchild", DEADLINE, || {
+        pids_of(&["sleep", "7321"]).len() == 1
+    });
+    let grandchild = pids_of(&["sleep", "7321"])[0];
+    d.wait_for_state("leaky", "EXITED", DEADLINE);
+    let exited = Instant::now();
+    assert!(
+        is_live(grandchild),
+        "kept for stopwaitsecs after the main process exited"
+    );
+    wait_until("the leftover is killed", Duration::from_secs(5), || {
+        !is_live(grandchild)
+    });
+    assert!(
+        exited.elapsed() >= Duration::from_millis(800),
+        "not before stopwaitsecs"
+    );
+    d.wait_for_log("killing what is left of leaky's process tree", DEADLINE);
+}
+
+#[test]
+fn killmode_process_keeps_pythons_detached_grandchild() {
+    if !cgroups_available() {
+        return;
+    }
+    let _reap = Reap(vec!["7331"]);
+    let body = "[program:keep]\ncommand=sh -c 'setsid sleep 7331 & sleep 0.2'\nstartsecs=0\n\
+                autorestart=false\nstopwaitsecs=1\nkillmode=process\n";
+    let d = support::Daemon::start(Impl::Ours, body);
+    d.wait_for_state("keep", "EXITED", DEADLINE);
+    let grandchild = pids_of(&["sleep", "7331"]);
+    assert_eq!(grandchild.len(), 1, "the grandchild runs");
+    thread::sleep(Duration::from_millis(1500));
+    assert!(
+        is_live(grandchild[0]),
+        "killmode=process never kills the rest of the tree"
+    );
+}
