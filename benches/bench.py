@@ -107,6 +107,10 @@ class Scale:
     ctl_runs: int = 20
     event_programs: int = 100
     event_seconds: float = 300.0
+    stall_seconds: float = 10.0
+    stall_interval: float = 0.001
+    stall_programs: int = 5
+    stall_launch: int = 1500
 
     @property
     def log_mib(self):
@@ -114,7 +118,8 @@ class Scale:
 
 
 QUICK = Scale(fleet=200, log_bytes=100 << 20, chatty_seconds=3.0, respawn_seconds=5.0,
-              rpc_seconds=2.0, ctl_runs=5, event_seconds=15.0)
+              rpc_seconds=2.0, ctl_runs=5, event_seconds=15.0, stall_seconds=3.0,
+              stall_launch=300)
 
 
 @dataclass
@@ -704,6 +709,253 @@ def floor_getstate(ctx):
 
 
 # ---------------------------------------------------------------------------------------------
+# The API never stalls: getState latency of one polling client while the daemon is under load.
+
+def _run_queue_wait(fd):
+    """A thread's cumulative wait on a run queue in seconds (its schedstat, second field, ns):
+    the time it was runnable but another task had the CPU."""
+    return int(os.pread(fd, 128, 0).split()[1]) / 1e9
+
+
+def _keep_on_cpu():
+    """Make the calling process the one the scheduler runs first: SCHED_FIFO where allowed
+    (it sleeps or waits for the daemon nearly all the time), else nice -10, else as it is."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return
+    except (PermissionError, AttributeError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+    except PermissionError:
+        pass
+
+
+def _poll_getstate(path, interval, wait_for_socket, daemon_pid, stop, results):
+    """The polling client (a forked process): see GetStatePoller."""
+    try:
+        _keep_on_cpu()
+        polled = {}
+        if wait_for_socket:
+            wait_until(lambda: os.path.exists(path), 120, "the socket file", interval=0.0005)
+            polled["bind"] = time.monotonic()
+
+            def connected():
+                try:
+                    return RpcConnection(path)
+                except (FileNotFoundError, ConnectionRefusedError):
+                    return None
+            conn = wait_until(connected, 60, "the socket to accept", interval=0.0005)
+            polled["connected"] = time.monotonic()
+        else:
+            conn = RpcConnection(path)
+        request = encode_call("supervisor.getState")
+        own = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        # The daemon's main thread: its event loop (ours is a current-thread runtime, Python
+        # has one thread). Its pid is set by the parent once Popen has returned.
+        pid = wait_until(lambda: daemon_pid.value, 60, "the daemon's pid", interval=0.0005)
+        theirs = os.open(f"/proc/{pid}/schedstat", os.O_RDONLY)
+        samples, waits, daemon_waits = [], [], []
+        deadline = time.monotonic() + 600
+        while not stop.is_set() and time.monotonic() < deadline:
+            c0, d0 = _run_queue_wait(own), _run_queue_wait(theirs)
+            t0 = time.monotonic()
+            body = conn.roundtrip(request)
+            t1 = time.monotonic()
+            waits.append(_run_queue_wait(own) - c0)
+            daemon_waits.append(_run_queue_wait(theirs) - d0)
+            samples.append(t1 - t0)
+            if len(samples) == 1:
+                polled["first_answer"] = t1
+                if xmlrpc.client.loads(body)[0][0]["statename"] != "RUNNING":
+                    raise BenchError(f"getState answered {body[:200]!r}")
+            elif b"<fault>" in body:
+                raise BenchError(f"getState answered {body[:200]!r}")
+            time.sleep(interval)
+        conn.close()
+        polled.update(samples=samples, waits=waits, daemon_waits=daemon_waits)
+        results.put(polled)
+    except Exception as exc:  # reported to the parent, which fails the run
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+class GetStatePoller:
+    """One client process calling getState over the unix socket on one fresh keep-alive
+    connection, pausing `interval` after each answer (so the client takes ~1 % of a core from
+    the load, and the 2 cores stay the daemon's and the load's), until finish(). It runs
+    SCHED_FIFO where allowed, so that neither the load nor anything else on the machine keeps
+    the client itself off the CPU (the daemon and its children keep their normal priority).
+    For each call it records the round trip and the run-queue waits during it, its own and
+    the daemon main thread's, so that a stall of the client is seen rather than blamed on the
+    daemon, and CPU contention is told apart from the daemon being busy. With wait_for_socket
+    it is started before the daemon: it waits for the socket file to appear (`bind`),
+    connects as soon as the socket accepts (`connected`) and calls at once (`first_answer`),
+    all in time.monotonic(), which is the parent's clock too."""
+
+    def __init__(self, socket_path, interval, daemon_pid=0, wait_for_socket=False):
+        mp = multiprocessing.get_context("fork")
+        self.stop, self.results = mp.Event(), mp.Queue()
+        self.daemon_pid = mp.Value("i", daemon_pid)
+        self.proc = mp.Process(target=_poll_getstate, daemon=True, args=(
+            str(socket_path), interval, wait_for_socket, self.daemon_pid, self.stop,
+            self.results))
+
+    def __enter__(self):
+        self.proc.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+
+    def finish(self, timeout=120):
+        """Stop the client and return what it polled (samples and waits in seconds)."""
+        self.stop.set()
+        polled = self.results.get(timeout=timeout)
+        self.proc.join()
+        if isinstance(polled, str):
+            raise BenchError(f"getState client failed: {polled}")
+        if not polled["samples"]:
+            raise BenchError("no getState answer")
+        return polled
+
+
+def latency_figures(polled):
+    """p50, p99 (nearest rank) and slowest of the round trips in ms; the p99 of the round
+    trips less the run-queue waits during each (the client's and the daemon's: what is left
+    is the daemon busy elsewhere, not the CPU taken from it); the number of calls; and the
+    client's own longest run-queue wait in one call."""
+    samples = polled["samples"]
+    net = [max(0.0, t - c - d)
+           for t, c, d in zip(samples, polled["waits"], polled["daemon_waits"])]
+    return {"gs_p50": percentile(samples, 0.5) * 1e3, "gs_p99": percentile(samples, 0.99) * 1e3,
+            "gs_max": max(samples) * 1e3, "gs_p99_net": percentile(net, 0.99) * 1e3,
+            "gs_calls": len(samples), "client_wait": max(polled["waits"]) * 1e3}
+
+
+def poll_during_load(daemon, ctx, carried):
+    """Poll getState for stall_seconds while the load runs: the latency figures, the load
+    carried per second (`carried()` is a cumulative count) and the daemon's CPU % of a core,
+    over the same window."""
+    s = ctx.scale
+    with GetStatePoller(daemon.socket, s.stall_interval, daemon.pid) as poller:
+        count0, cpu0, t0 = carried(), cpu_seconds(daemon.pid), time.monotonic()
+        time.sleep(s.stall_seconds)
+        count1, cpu1, t1 = carried(), cpu_seconds(daemon.pid), time.monotonic()
+        polled = poller.finish()
+    daemon.check_alive()
+    return {**latency_figures(polled), "load": (count1 - count0) / (t1 - t0),
+            "daemon_cpu": 100 * (cpu1 - cpu0) / (t1 - t0)}
+
+
+def bench_stall_flood(binary, ctx):
+    """One client process calling getState over the unix socket on a fresh keep-alive
+    connection, one call per ms (a 1 ms pause after each answer), at SCHED_FIFO so that it is
+    never itself kept off the CPU, while one child floods its stdout_logfile with 80-byte
+    lines in 64 KiB writes as fast as it can (rotated at 256 MB, one backup), from 1 s after
+    it started: p50, p99 and slowest round trip; the p99 less the run-queue waits of the
+    client and of the daemon's main thread during each call (from their schedstat), i.e.
+    without the CPU contention of a 2-core machine; the MB/s the child wrote (its wchar; the
+    pipe holds back what the daemon does not take) and the daemon's CPU over the window."""
+    program = Program("writer", f"{sys.executable} {ctx.bulk_writer} {1 << 60}", options={
+        "stdout_logfile": "%(here)s/writer.log", "stdout_logfile_maxbytes": 256 << 20,
+        "stdout_logfile_backups": 1})
+    with Daemon(binary, ctx, [program], "stall-flood") as daemon:
+        daemon.wait_all_running(1)
+        conn = daemon.connect()
+        pid = conn.call("supervisor.getProcessInfo", "writer")["pid"]
+        conn.close()
+        time.sleep(1.0)
+
+        def megabytes_written():
+            with open(f"/proc/{pid}/io") as f:
+                fields = dict(line.split(": ") for line in f.read().splitlines())
+            return int(fields["wchar"]) / 1e6
+        return poll_during_load(daemon, ctx, megabytes_written)
+
+
+def bench_stall_chatty(binary, ctx):
+    """The same client while 50 children each write 1000 short lines/s (one write per line)
+    into their own stdout_logfile, from 1 s after all are RUNNING: p50, p99 and slowest
+    round trip, the lines/s that reached the log files and the daemon's CPU over the window."""
+    s = ctx.scale
+    program = Program("chatty", f"{sys.executable} {ctx.chatty_writer} {s.chatty_rate}",
+                      numprocs=s.chatty_children, options={
+                          "stdout_logfile": "%(here)s/%(program_name)s_%(process_num)04d.log",
+                          "stdout_logfile_maxbytes": 0, "stdout_logfile_backups": 0})
+    with Daemon(binary, ctx, [program], "stall-chatty") as daemon:
+        daemon.wait_all_running(s.chatty_children)
+        time.sleep(1.0)
+        line = len(b"a short line from a chatty benchmark child\n")
+
+        def lines():
+            return sum(p.stat().st_size for p in daemon.dir.glob("chatty_*.log")) / line
+        return poll_during_load(daemon, ctx, lines)
+
+
+def bench_stall_crash(binary, ctx):
+    """The same client while a program that exits at once (`false`, startsecs=0,
+    autorestart=true, startretries=1000) crash-loops beside 5 `sleep` programs, from 1 s after
+    the daemon answers: p50, p99 and slowest round trip, the restarts/s (`spawned: 'crash'`
+    lines in the main log; ours restarts at most 10 times a second by design, Python at each
+    turn of its main loop, which the client's calls wake more often than its 1 s tick) and
+    the daemon's CPU over the window."""
+    crash = Program("crash", "false", options={"autorestart": "true", "startretries": 1000})
+    programs = [crash, sleepers(ctx.scale.stall_programs)]
+    with Daemon(binary, ctx, programs, "stall-crash") as daemon:
+        daemon.wait_ready()
+        time.sleep(1.0)
+        tail, spawned = LogTail(daemon.logfile), 0
+
+        def restarts():
+            nonlocal spawned
+            spawned += sum(b"spawned: 'crash' " in line for line in tail.new_lines())
+            return spawned
+        return poll_during_load(daemon, ctx, restarts)
+
+
+def bench_stall_launch(binary, ctx):
+    """The same client, started before the daemon, during the launch of 1500 `sleep` programs
+    (startsecs=0, logs NONE): ms from the socket file's appearance (polled every 0.5 ms) to
+    the first getState answer (the client connects as soon as the socket accepts and calls at
+    once); p50, p99 and slowest of all round trips from then until the last `entered RUNNING
+    state` line in the main log; the launch time (Popen → all RUNNING) and when the socket
+    appeared after Popen."""
+    n = ctx.scale.stall_launch
+    daemon = Daemon(binary, ctx, [sleepers(n)], "stall-launch")
+    with GetStatePoller(daemon.socket, ctx.scale.stall_interval, wait_for_socket=True) as poller:
+        with daemon:
+            poller.daemon_pid.value = daemon.pid
+            tail, running = LogTail(daemon.logfile), 0
+
+            def all_entered_running():
+                nonlocal running
+                daemon.check_alive()
+                running += sum(b"entered RUNNING state" in line for line in tail.new_lines())
+                return running >= n
+            wait_until(all_entered_running, 180, f"{n} `entered RUNNING state` log lines")
+            launch = time.monotonic() - daemon.started
+            polled = poller.finish()
+            daemon.wait_all_running(n)
+    return {**latency_figures(polled), "launch": launch,
+            "first_answer": (polled["first_answer"] - polled["bind"]) * 1e3,
+            "connect": (polled["connected"] - polled["bind"]) * 1e3,
+            "bind": (polled["bind"] - daemon.started) * 1e3}
+
+
+def stall_metrics(*load):
+    """The latency rows of a stall scenario (p99 ≤ 20 ms, the issue's target), then `load`."""
+    return [Metric("gs_p50", "getState p50", "ms"),
+            Metric("gs_p99", "getState p99", "ms", (("abs", "<=", 20),)),
+            Metric("gs_max", "getState slowest", "ms"),
+            Metric("gs_p99_net", "getState p99 less run-queue waits (client's, daemon's)", "ms"),
+            *load,
+            Metric("gs_calls", "getState calls in the window", "calls"),
+            Metric("client_wait", "client's own run-queue wait in one call, max", "ms")]
+
+
+# ---------------------------------------------------------------------------------------------
 # Scenario table, running, and the report.
 
 @dataclass
@@ -793,6 +1045,21 @@ SCENARIOS = [
     Scenario("ctl", "supervisorctl: status with {s.ctl_status_programs} programs, start with {s.ctl_start_programs}", bench_ctl, [
         Metric("ctl_status", "`status`, whole process", "ms", (("python", "<=", 0.1),)),
         Metric("ctl_start", "`start x`, whole process", "ms", (("python", "<=", 0.1),))]),
+    Scenario("stall-flood", "getState while one child floods its stdout_logfile, {s.stall_seconds:g} s", bench_stall_flood, stall_metrics(
+        Metric("load", "child's output written", "MB/s"),
+        Metric("daemon_cpu", "daemon CPU", "% of a core"))),
+    Scenario("stall-chatty", "getState while {s.chatty_children} children × {s.chatty_rate} lines/s, {s.stall_seconds:g} s", bench_stall_chatty, stall_metrics(
+        Metric("load", "lines captured", "lines/s"),
+        Metric("daemon_cpu", "daemon CPU", "% of a core"))),
+    Scenario("stall-crash", "getState while a program crash-loops beside {s.stall_programs} sleepers, {s.stall_seconds:g} s", bench_stall_crash, stall_metrics(
+        Metric("load", "restarts", "spawns/s"),
+        Metric("daemon_cpu", "daemon CPU", "% of a core"))),
+    Scenario("stall-launch", "getState during the launch of {s.stall_launch} programs", bench_stall_launch, [
+        Metric("first_answer", "socket file → first getState answer", "ms", (("abs", "<=", 100),)),
+        Metric("connect", "socket file → connection accepted", "ms"),
+        Metric("bind", "Popen → socket file", "ms"),
+        Metric("launch", "Popen → all RUNNING", "s"),
+        *stall_metrics()]),
 ]
 
 
@@ -954,8 +1221,9 @@ def main():
     args = parse_args()
     scale = QUICK if args.quick else Scale()
     hard = raise_fd_limit()
-    if hard < 3 * scale.fleet + 256:
-        sys.exit(f"hard fd limit {hard} is too low for {scale.fleet} programs")
+    most = max(scale.fleet, scale.stall_launch)
+    if hard < 3 * most + 256:
+        sys.exit(f"hard fd limit {hard} is too low for {most} programs")
     become_subreaper()
     binaries = {"ours": str(Path(args.ours).resolve()), "python": str(Path(args.python).resolve())}
     session = Path(tempfile.mkdtemp(prefix="supervisor-bench-"))

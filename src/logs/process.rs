@@ -189,8 +189,10 @@ const PIPE_SIZE: usize = 1 << 20;
 /// The capacity of a pipe whose size cannot be read (Linux's default).
 const DEFAULT_PIPE_SIZE: usize = 64 * 1024;
 
-/// Bytes one burst may move before the task yields to the runtime.
-const BURST_MAX: usize = 16 << 20;
+/// Bytes one burst may move before the task yields to the runtime: on the daemon's one thread,
+/// a flood must let the actor and the API in every ~2 ms (1 MiB at ~500 MB/s), or `getState`
+/// waits for the whole burst.
+const BURST_MAX: usize = 1 << 20;
 
 /// How long a reader waits after a wake-up that found little data before it looks at the pipe
 /// again, so that a chatty child's lines pile up in the pipe and are taken with one transfer
@@ -488,7 +490,13 @@ async fn pump(rx: pipe::Receiver, ctx: Arc<StreamCtx>) {
                         }
                         Err(_) => return,
                     },
-                    Drain::Empty | Drain::More => Watch::Ready(rx),
+                    Drain::Empty => Watch::Ready(rx),
+                    // Readiness is still set, so `readable` would not yield: yield here, or
+                    // a flooding child starves every other task until tokio's budget runs out.
+                    Drain::More => {
+                        tokio::task::yield_now().await;
+                        Watch::Ready(rx)
+                    }
                 }
             }
             Watch::Ticks(fd) => {

@@ -168,9 +168,19 @@ impl RotatingFile {
     }
 }
 
+/// `src` → `dst`, replacing it. The old `dst` is held open across its unlink and closed on a
+/// thread of its own: freeing a big backup's blocks (at the last close) takes tens of ms, which
+/// must not stall the daemon's one thread.
 fn remove_and_rename(src: &Path, dst: &Path) -> io::Result<()> {
     if dst.exists() {
+        let held = File::open(dst).ok();
         ignore_not_found(std::fs::remove_file(dst))?;
+        if let Some(held) = held {
+            // If no thread can be made, the file is closed here instead.
+            let _ = std::thread::Builder::new()
+                .name("log-unlink".into())
+                .spawn(move || drop(held));
+        }
     }
     ignore_not_found(std::fs::rename(src, dst))
 }

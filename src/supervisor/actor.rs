@@ -251,8 +251,12 @@ impl Supervisor {
                 },
                 // Before the timers: Python spawns every autostart in one pass and handles
                 // their `startsecs` in the next, so the `spawned:` lines come first.
+                // Then it lets the other tasks (connections, log readers) run: on the daemon's
+                // one thread an always-ready branch would keep them out until every autostart
+                // is spawned, and a request that arrived meanwhile is served next turn.
                 () = std::future::ready(()), if !self.pending_starts.is_empty() => {
                     self.autostart_some();
+                    tokio::task::yield_now().await;
                 }
                 () = sleep => self.on_timers(),
             }

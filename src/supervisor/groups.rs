@@ -13,8 +13,12 @@ use super::info::{ConfigDiff, SupervisorError};
 use super::reload;
 use super::table::Process;
 
-/// Autostarts spawned per loop turn, so requests are served while 1000 programs start.
+/// Autostarts spawned per loop turn at most, so requests are served while 1000 programs start.
 const SPAWNS_PER_TURN: usize = 32;
+
+/// A turn of autostarts also ends after this long (spawns slow down on a loaded machine), so a
+/// request waits for at most about this much of them.
+const SPAWN_TURN_TIME: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl Supervisor {
     /// Creates a group's processes (and their log files) and queues its autostarts. A group
@@ -74,7 +78,11 @@ impl Supervisor {
 
     /// Spawns the next few queued autostarts (STOPPED and never started).
     pub(super) fn autostart_some(&mut self) {
+        let started = std::time::Instant::now();
         for _ in 0..SPAWNS_PER_TURN {
+            if started.elapsed() >= SPAWN_TURN_TIME {
+                return;
+            }
             let Some(id) = self.pending_starts.pop_front() else {
                 return;
             };
