@@ -718,6 +718,48 @@ mod tests {
         assert_eq!(rig.life.backoff, 0);
     }
 
+    /// The facts PROCESS_STATE events show: BACKOFF's `tries` is the new count, STARTING's the
+    /// count so far, EXITED's and STOPPED's `pid` the child that ended (Python clears it after).
+    #[test]
+    fn state_changes_carry_the_pid_and_tries_of_that_moment() {
+        let facts = |fx: &[Effect]| -> Vec<(S, u32, u32)> {
+            fx.iter()
+                .filter_map(|e| match e {
+                    Effect::Changed { to, pid, tries, .. } => Some((*to, *pid, *tries)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut rig = Rig::new();
+        assert_eq!(facts(&rig.feed(Input::Start)), [(S::Starting, 0, 0)]);
+        rig.at(0.0).feed(Input::Spawned { pid: 42 });
+        let fx = rig.at(0.1).feed(Input::Exited {
+            end: ProcessEnd::Exited(1),
+        });
+        assert_eq!(facts(&fx), [(S::Backoff, 0, 1)]);
+        assert_eq!(
+            facts(&rig.at(1.1).feed(Input::Deadline)),
+            [(S::Starting, 0, 1)]
+        );
+        rig.at(1.1).feed(Input::Spawned { pid: 43 });
+        rig.at(2.2).feed(Input::Deadline);
+        let fx = rig.at(3.0).feed(Input::Exited {
+            end: ProcessEnd::Exited(0),
+        });
+        assert_eq!(facts(&fx)[0], (S::Exited, 43, 0));
+        assert_eq!(rig.life.pid, 0);
+
+        let mut rig = Rig::new().in_state(S::Running);
+        rig.feed(Input::Stop);
+        let fx = rig.at(2.0).feed(Input::Exited {
+            end: ProcessEnd::Signaled {
+                signal: 15,
+                core_dumped: false,
+            },
+        });
+        assert_eq!(facts(&fx), [(S::Stopped, 42, 0)]);
+    }
+
     #[test]
     fn spawn_error_goes_through_backoff() {
         let mut rig = Rig::new();
