@@ -399,6 +399,15 @@ impl Drop for Daemon {
             let _ = kill(daemon, Signal::SIGKILL);
         }
         let _ = self.child.wait();
+        // Our daemon's process trees (src/cgroup.rs): killed with it, so the cgroups it made go
+        // too instead of piling up on the machine.
+        if self.kind == Impl::Ours {
+            let pidfile = self.dir().join("supervisord.pid");
+            let key = supervisor::cgroup::Tree::key_for(&pidfile);
+            if let Some(tree) = supervisor::cgroup::Tree::open(&key) {
+                tree.kill_all();
+            }
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut left: Vec<u32> = victims;
         while !left.is_empty() && Instant::now() < deadline {
