@@ -123,6 +123,15 @@ fn remote(d: &Daemon, kind: &str, data: &str) {
         .unwrap_or_else(|e| panic!("sendRemoteCommEvent: {e}"));
 }
 
+/// Once the listener runs: starts the program `comm` (autostart=false), waits until it has
+/// exited, then fences the recording, so every event `comm` caused has been delivered.
+fn run_comm(pair: &Pair) {
+    pair.wait_for_state("listener", "RUNNING");
+    pair.both(|d| rpc_process(d, "startProcess", "comm", true));
+    pair.both(|d| d.wait_for_state("comm", "EXITED", DEADLINE));
+    pair.both(|d| fence(d, "listener"));
+}
+
 /// `supervisor.startProcess(name, wait)` / `stopProcess`, panicking on a fault.
 #[track_caller]
 fn rpc_process(d: &Daemon, method: &str, name: &str, wait: bool) {
@@ -479,10 +488,7 @@ fn capture_mode_comm_events() {
          stderr_capture_maxbytes=1MB\n",
         listener("listener", "PROCESS_COMMUNICATION,REMOTE_COMMUNICATION", "", "")
     ));
-    pair.wait_for_state("listener", "RUNNING");
-    pair.both(|d| rpc_process(d, "startProcess", "comm", true));
-    pair.both(|d| d.wait_for_state("comm", "EXITED", DEADLINE));
-    pair.both(|d| fence(d, "listener"));
+    run_comm(&pair);
     let comm = "processname:comm groupname:comm pid:<pid>";
     compare(
         &pair,
@@ -523,10 +529,7 @@ fn capture_mode_with_log_events() {
          stdout_events_enabled=true\n",
         listener("listener", "PROCESS_LOG,PROCESS_COMMUNICATION,REMOTE_COMMUNICATION", "", "")
     ));
-    pair.wait_for_state("listener", "RUNNING");
-    pair.both(|d| rpc_process(d, "startProcess", "comm", true));
-    pair.both(|d| d.wait_for_state("comm", "EXITED", DEADLINE));
-    pair.both(|d| fence(d, "listener"));
+    run_comm(&pair);
     let comm = "processname:comm groupname:comm pid:<pid>";
     compare(
         &pair,
@@ -579,10 +582,7 @@ fn capture_mode_holds_a_short_tail_for_good() {
          stdout_events_enabled=true\n",
         listener("listener", "PROCESS_LOG,REMOTE_COMMUNICATION", "", "")
     ));
-    pair.wait_for_state("listener", "RUNNING");
-    pair.both(|d| rpc_process(d, "startProcess", "comm", true));
-    pair.both(|d| d.wait_for_state("comm", "EXITED", DEADLINE));
-    pair.both(|d| fence(d, "listener"));
+    run_comm(&pair);
     let comm = "processname:comm groupname:comm pid:<pid>";
     compare(
         &pair,
