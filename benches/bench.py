@@ -570,16 +570,21 @@ def floor_cat(ctx):
     return {"log_rate": total / 1e6 / elapsed}
 
 
+def chatty_program(ctx):
+    """The chatty children: each writes short lines at chatty_rate into its own log file."""
+    s = ctx.scale
+    return Program("chatty", f"{sys.executable} {ctx.chatty_writer} {s.chatty_rate}",
+                   numprocs=s.chatty_children, options={
+                       "stdout_logfile": "%(here)s/%(program_name)s_%(process_num)04d.log",
+                       "stdout_logfile_maxbytes": 0, "stdout_logfile_backups": 0})
+
+
 def bench_chatty(binary, ctx):
     """50 children each writing 1000 short lines/s (one write per line) into their own
     stdout_logfile: the daemon's CPU % of one core over the window, and the lines/s that
     reached the log files (so both daemons are seen to have carried the same load)."""
     s = ctx.scale
-    program = Program("chatty", f"{sys.executable} {ctx.chatty_writer} {s.chatty_rate}",
-                      numprocs=s.chatty_children, options={
-                          "stdout_logfile": "%(here)s/%(program_name)s_%(process_num)04d.log",
-                          "stdout_logfile_maxbytes": 0, "stdout_logfile_backups": 0})
-    with Daemon(binary, ctx, [program], "chatty") as daemon:
+    with Daemon(binary, ctx, [chatty_program(ctx)], "chatty") as daemon:
         daemon.wait_all_running(s.chatty_children)
         time.sleep(1.0)
 
@@ -880,11 +885,7 @@ def bench_stall_chatty(binary, ctx):
     into their own stdout_logfile, from 1 s after all are RUNNING: p50, p99 and slowest
     round trip, the lines/s that reached the log files and the daemon's CPU over the window."""
     s = ctx.scale
-    program = Program("chatty", f"{sys.executable} {ctx.chatty_writer} {s.chatty_rate}",
-                      numprocs=s.chatty_children, options={
-                          "stdout_logfile": "%(here)s/%(program_name)s_%(process_num)04d.log",
-                          "stdout_logfile_maxbytes": 0, "stdout_logfile_backups": 0})
-    with Daemon(binary, ctx, [program], "stall-chatty") as daemon:
+    with Daemon(binary, ctx, [chatty_program(ctx)], "stall-chatty") as daemon:
         daemon.wait_all_running(s.chatty_children)
         time.sleep(1.0)
         line = len(b"a short line from a chatty benchmark child\n")
