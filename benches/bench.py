@@ -602,8 +602,9 @@ def bench_chatty(binary, ctx):
 def bench_events(binary, ctx):
     """N programs that each exit after 1 s and are restarted at once (EXITED, STARTING and
     RUNNING every second: 3N events/s) and one listener subscribed to EVENT that answers OK
-    to each: the daemon's CPU % of one core over the window, and its RSS growth from the
-    window's first 10 s to its end (a leak would show as growth)."""
+    to each: the daemon's CPU % of one core over the window, the state changes it carried
+    (Python restarts on its 1 s tick, so it carries fewer) and its CPU per 1000 of them, and
+    its RSS growth from the window's first 10 s to its end (a leak would show as growth)."""
     s = ctx.scale
     flappers = Program("flap", "sleep 1", numprocs=s.event_programs,
                        options={"autorestart": "true", "startretries": 1000})
@@ -612,13 +613,22 @@ def bench_events(binary, ctx):
     with Daemon(binary, ctx, [listener, flappers], "events") as daemon:
         daemon.wait_ready()
         time.sleep(3.0)
-        cpu0, t0 = cpu_seconds(daemon.pid), time.monotonic()
+
+        def spawns():
+            return daemon.logfile.read_bytes().count(b"spawned: 'flap_")
+        spawns0, cpu0, t0 = spawns(), cpu_seconds(daemon.pid), time.monotonic()
         time.sleep(min(10.0, s.event_seconds / 2))
         rss0 = rss_mb(daemon.pid)
         time.sleep(max(0.0, s.event_seconds - (time.monotonic() - t0)))
-        cpu1, t1, rss1 = cpu_seconds(daemon.pid), time.monotonic(), rss_mb(daemon.pid)
+        spawns1, cpu1, t1 = spawns(), cpu_seconds(daemon.pid), time.monotonic()
+        rss1 = rss_mb(daemon.pid)
         daemon.check_alive()
-        return {"events_cpu": 100 * (cpu1 - cpu0) / (t1 - t0), "events_rss_growth": rss1 - rss0}
+        # Each restart is three state changes (EXITED, STARTING, RUNNING), three events.
+        changes = 3 * (spawns1 - spawns0)
+        return {"events_cpu": 100 * (cpu1 - cpu0) / (t1 - t0),
+                "events_rate": changes / (t1 - t0),
+                "events_cpu_per_k": 1000 * 1000 * (cpu1 - cpu0) / max(changes, 1),
+                "events_rss_growth": rss1 - rss0}
 
 
 LOG_EVENT = re.compile(rb"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ "
@@ -1037,6 +1047,8 @@ SCENARIOS = [
         Metric("chatty_lines", "lines captured", "lines/s")]),
     Scenario("events", "{s.event_programs} programs changing state every second, one listener on EVENT, {s.event_seconds:g} s", bench_events, [
         Metric("events_cpu", "daemon CPU", "% of a core", (("python", "<=", 0.1),)),
+        Metric("events_rate", "state changes (events) carried", "events/s"),
+        Metric("events_cpu_per_k", "daemon CPU per 1000 events", "ms"),
         Metric("events_rss_growth", "RSS growth over the window", "MB")]),
     Scenario("respawn", "Respawn after a crash, {s.respawn_seconds:g} s of crash loop", bench_respawn, [
         Metric("respawn", "exited → next spawned, median", "ms", (("abs", "<=", 10),))]),
