@@ -73,6 +73,12 @@ struct Spec {
     precision: Option<usize>,
 }
 
+/// The widest field and the longest precision honoured; larger ones are refused with the words
+/// CPython uses for the ones it cannot represent at all. Python pads to any width that fits in
+/// memory; here a huge width overflowed the padding's allocation (a panic, found by fuzzing),
+/// and nothing legitimate in a config pads a value to more than a megabyte.
+pub(crate) const MAX_FIELD: usize = 1 << 20;
+
 /// CPython's `PyUnicode_Format` with a mapping argument, restricted to keyed conversions.
 fn percent_format(s: &str, map: &Expansions) -> Result<String, FormatError> {
     let chars: Vec<char> = s.chars().collect();
@@ -129,6 +135,9 @@ fn percent_format(s: &str, map: &Expansions) -> Result<String, FormatError> {
             spec.width = spec.width.saturating_mul(10).saturating_add(d as usize);
             i += 1;
         }
+        if spec.width > MAX_FIELD {
+            return Err(FormatError::Other("width too big".into()));
+        }
         if chars.get(i) == Some(&'.') {
             i += 1;
             if chars.get(i) == Some(&'*') {
@@ -138,6 +147,9 @@ fn percent_format(s: &str, map: &Expansions) -> Result<String, FormatError> {
             while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
                 p = p.saturating_mul(10).saturating_add(d as usize);
                 i += 1;
+            }
+            if p > MAX_FIELD {
+                return Err(FormatError::Other("precision too big".into()));
             }
             spec.precision = Some(p);
         }
@@ -267,10 +279,10 @@ fn convert(v: &Value, conv: char, spec: &Spec, _index: usize) -> Result<String, 
                 ),
             };
             if "diouxX".contains(conv) {
-                if let Some(p) = spec.precision {
-                    while digits.len() < p {
-                        digits.insert(0, '0');
-                    }
+                // Zero-filled to the precision in one go (inserting a zero at a time was
+                // quadratic in the precision).
+                if let Some(p) = spec.precision.filter(|&p| p > digits.len()) {
+                    digits = "0".repeat(p - digits.len()) + &digits;
                 }
             }
             let prefix = match (conv, spec.alt) {
@@ -423,6 +435,27 @@ mod tests {
             err.to_string(),
             "Format string '%(here)d' for 'x' is badly formatted: %d format: a real number is required, not str"
         );
+    }
+
+    #[test]
+    fn huge_widths_and_precisions_are_refused() {
+        let d = dict();
+        let wide = format!("%(here){}s", "8".repeat(30));
+        let err = expand(&wide, &d, "x").unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("is badly formatted: width too big"),
+            "{err}"
+        );
+        let err = expand("%(process_num).9999999d", &d, "x").unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("is badly formatted: precision too big"),
+            "{err}"
+        );
+        let padded = expand(&format!("%(process_num).{MAX_FIELD}d"), &d, "x").unwrap();
+        assert_eq!(padded.len(), MAX_FIELD);
+        assert!(padded.ends_with("003"));
     }
 
     #[test]
