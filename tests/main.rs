@@ -10,6 +10,7 @@ mod engine;
 mod engine_diff;
 mod events_diff;
 mod fcgi;
+mod fuzz_replay;
 mod http_diff;
 mod lifecycle;
 mod logs;

@@ -9,6 +9,8 @@ pub mod check;
 pub mod cli;
 mod error;
 pub mod expand;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod getopt;
 pub mod ini;
 mod model;
@@ -116,14 +118,23 @@ pub fn load(opts: &Options) -> Result<Config, ConfigErrors> {
             }
         }
     };
-    let name = configfile.to_string_lossy().into_owned();
-    let here = py::abspath(py::dirname(&name));
     if !configfile.exists() {
+        let name = configfile.display();
         return Err(file_error(format!("could not find config file {name}")));
     }
     let text = read_text(&configfile)?;
+    load_str(&text, &configfile, opts)
+}
+
+/// [`load`] of `text` as the contents of `configfile`, which need not exist: it names the
+/// config in messages, and its directory is `%(here)s` and the base of relative `[include]`
+/// patterns (included files are still read from disk). For the fuzz target and tools.
+pub fn load_str(text: &str, configfile: &Path, opts: &Options) -> Result<Config, ConfigErrors> {
+    let configfile = configfile.to_path_buf();
+    let name = configfile.to_string_lossy().into_owned();
+    let here = py::abspath(py::dirname(&name));
     let mut parsed = Ini::new();
-    parsed.read_str(&text, &configfile).map_err(syntax_error)?;
+    parsed.read_str(text, &configfile).map_err(syntax_error)?;
     let main_only = parsed.clone();
 
     let mut env = Expansions::new();

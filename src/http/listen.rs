@@ -279,15 +279,21 @@ fn connection<S>(stream: S, app: Arc<App>, limits: Limits)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    tokio::spawn(serve_connection(stream, app, limits));
+}
+
+/// Serves one connection until the client or hyper closes it (the HTTP fuzz target runs this).
+pub(super) async fn serve_connection<S>(stream: S, app: Arc<App>, limits: Limits)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (stream, received) = HeadDeadline::new(stream, limits.header_timeout);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         received.store(true, Ordering::Release);
         let app = Arc::clone(&app);
         async move { Ok::<_, std::convert::Infallible>(super::handle(&app, request).await) }
     });
-    tokio::spawn(async move {
-        let _ = http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), service)
-            .await;
-    });
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }

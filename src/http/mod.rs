@@ -7,6 +7,8 @@
 
 mod auth;
 mod deadline;
+#[doc(hidden)]
+pub mod fuzz;
 mod listen;
 mod logtail;
 mod page;

@@ -4,6 +4,8 @@
 
 pub mod dispatch;
 pub mod fault;
+#[doc(hidden)]
+pub mod fuzz;
 mod help;
 mod methods;
 pub mod xml;
