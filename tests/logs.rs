@@ -68,8 +68,11 @@ fn spawn_attached(logs: &mut ProcessLogs, mut command: Command) -> Child {
     let (out_r, out_w) = pipe();
     let (err_r, err_w) = pipe();
     let child = command.stdout(out_w).stderr(err_w).spawn().unwrap();
-    logs.attach(Channel::Stdout, out_r, None).unwrap();
-    logs.attach(Channel::Stderr, err_r, None).unwrap();
+    let nonblocking = |fd| supervisor::sys::fd::nonblocking(fd).unwrap();
+    logs.attach(Channel::Stdout, nonblocking(out_r), None)
+        .unwrap();
+    logs.attach(Channel::Stderr, nonblocking(err_r), None)
+        .unwrap();
     child
 }
 

@@ -216,3 +216,70 @@ fn killmode_process_keeps_pythons_detached_grandchild() {
         "killmode=process never kills the rest of the tree"
     );
 }
+
+/// The cgroup of `pid` (its path in the unified hierarchy, from `/proc/<pid>/cgroup`).
+fn cgroup_of(pid: u32) -> Option<String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_string)
+}
+
+#[test]
+fn a_restart_reuses_the_cgroup_its_predecessor_left_empty() {
+    if !cgroups_available() {
+        return;
+    }
+    let body = "[program:flap]\ncommand=sleep 0.2\nstartsecs=0\nautorestart=true\n";
+    let d = support::Daemon::start(Impl::Ours, body);
+    let pid_now = || {
+        d.rpc("supervisor.getProcessInfo", &[Value::Str("flap".into())])
+            .ok()
+            .map(|i| i.field("pid").int())
+            .filter(|&p| p > 0)
+            .map(|p| p as u32)
+    };
+    let mut seen: Vec<(u32, String)> = Vec::new();
+    wait_until("three spawns seen with their cgroups", DEADLINE, || {
+        if let Some(pid) = pid_now() {
+            if seen.last().is_none_or(|(p, _)| *p != pid) {
+                if let Some(cg) = cgroup_of(pid) {
+                    seen.push((pid, cg));
+                }
+            }
+        }
+        seen.len() >= 3
+    });
+    let cgroup = &seen[0].1;
+    assert!(cgroup.contains("/p-flap@"), "in its own cgroup: {cgroup}");
+    assert!(
+        seen.iter().all(|(_, cg)| cg == cgroup),
+        "every restart in the same emptied cgroup: {seen:?}"
+    );
+    let dir = cgroup_dir(cgroup);
+    assert!(dir.is_dir(), "{} exists while flap does", dir.display());
+    d.rpc("supervisor.stopProcess", &[Value::Str("flap".into())])
+        .expect("stop flap");
+    d.rpc(
+        "supervisor.removeProcessGroup",
+        &[Value::Str("flap".into())],
+    )
+    .expect("remove flap");
+    wait_until("its cgroup goes with the process", DEADLINE, || {
+        !dir.exists()
+    });
+}
+
+/// The directory of the unified-hierarchy cgroup `path` (`/a/b` → `<mount>/a/b`).
+fn cgroup_dir(path: &str) -> std::path::PathBuf {
+    let info = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mount = info
+        .lines()
+        .find_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            (right.split_whitespace().next()? == "cgroup2")
+                .then(|| left.split_whitespace().nth(4).map(str::to_string))?
+        })
+        .expect("a cgroup2 mount");
+    std::path::PathBuf::from(format!("{mount}{path}"))
+}

@@ -335,6 +335,16 @@ impl Mover {
     fn step(&mut self, fd: &BorrowedFd<'_>, ctx: &StreamCtx) -> Step {
         if self.splice_len > 0 {
             if let Some(f) = &ctx.file {
+                // The splice target costs an open (and its close): a child that exits without
+                // a byte (most short jobs) only ever meets EOF, which a read finds as well.
+                // Its first bytes are read; the target is opened for the ones after.
+                if !lock(f).splice_ready() {
+                    let step = read_once(fd, ctx);
+                    if matches!(step, Step::Moved { .. }) && lock(f).prepare_splice().is_err() {
+                        self.splice_len = 0;
+                    }
+                    return step;
+                }
                 loop {
                     return match lock(f).splice_from(*fd, self.splice_len) {
                         Ok(0) => Step::Done,
@@ -651,10 +661,11 @@ impl ProcessLogs {
     /// Starts a task on the current tokio runtime that drains `pipe` (the read end of the
     /// child's `channel`) until EOF into the stream's log file; without a file the output is
     /// still read and dropped. With a `tap` (see [`wants_tap`](Self::wants_tap)) the actor
-    /// also gets what events need, then [`Tapped::Eof`]. Fails when `pipe` is not a pipe or
-    /// FIFO; panics outside a tokio runtime.
+    /// also gets what events need, then [`Tapped::Eof`]. `pipe` must be the read end of a
+    /// pipe, already non-blocking (as a spawn's `Child` gives them: checking again would cost
+    /// three syscalls per stream and spawn). Panics outside a tokio runtime.
     pub fn attach(&mut self, channel: Channel, pipe: OwnedFd, tap: Option<Tap>) -> io::Result<()> {
-        let rx = pipe::Receiver::from_owned_fd(pipe)?;
+        let rx = pipe::Receiver::from_owned_fd_unchecked(pipe)?;
         let stream = self.stream(channel);
         let protocol = self.protocol && channel == Channel::Stdout;
         let capture = (!protocol && stream.capture_maxbytes > 0)

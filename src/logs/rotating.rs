@@ -111,13 +111,9 @@ impl RotatingFile {
     /// means the caller should fall back to read + write.
     pub(crate) fn splice_from(&mut self, pipe: BorrowedFd<'_>, max: usize) -> io::Result<usize> {
         let mut offset = self.file()?.seek(SeekFrom::End(0))? as i64;
-        let out = match &self.splice_out {
-            Some(out) => out,
-            None => {
-                let path = format!("/proc/self/fd/{}", self.file()?.as_raw_fd());
-                let out = OpenOptions::new().write(true).open(path)?;
-                self.splice_out.insert(file_above_low_zone(out))
-            }
+        self.prepare_splice()?;
+        let Some(out) = &self.splice_out else {
+            return Err(io::ErrorKind::Unsupported.into());
         };
         let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
         let n = splice(pipe, None, out.as_fd(), Some(&mut offset), max, flags)?;
@@ -125,6 +121,21 @@ impl RotatingFile {
             self.rotate()?;
         }
         Ok(n)
+    }
+
+    /// Whether [`splice_from`](Self::splice_from) has its non-append target open already.
+    pub(crate) fn splice_ready(&self) -> bool {
+        self.splice_out.is_some()
+    }
+
+    /// Opens the splice target (the same open file without `O_APPEND`) if it is not open yet.
+    pub(crate) fn prepare_splice(&mut self) -> io::Result<()> {
+        if self.splice_out.is_none() {
+            let path = format!("/proc/self/fd/{}", self.file()?.as_raw_fd());
+            let out = OpenOptions::new().write(true).open(path)?;
+            self.splice_out = Some(file_above_low_zone(out));
+        }
+        Ok(())
     }
 
     /// `f.(n-1)` → `f.n` … `f` → `f.1`, then a new empty `f`; with no backups `f` is truncated.

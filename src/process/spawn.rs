@@ -71,6 +71,7 @@ pub struct Child {
     pub pid: u32,
     /// `None` for an fcgi-program's child, whose fd 0 is the group's socket.
     pub stdin: Option<OwnedFd>,
+    /// The read ends of the child's output pipes, already non-blocking.
     pub stdout: OwnedFd,
     /// `None` under `redirect_stderr` (stderr shares the stdout pipe).
     pub stderr: Option<OwnedFd>,
@@ -327,10 +328,15 @@ pub fn spawn(
         true => (None, None),
         false => pipe().map(|(read, write)| (Some(read), Some(write)))?,
     };
-    // The ends the daemon keeps, out of the way of later spawns (see `sys::fd`).
+    // The ends the daemon keeps, out of the way of later spawns (see `sys::fd`); the ones it
+    // reads are made non-blocking here, where their flags are known, for the log readers.
     let stdin_write = stdin_write.map(fd::move_above_low_zone);
-    let stdout_read = fd::move_above_low_zone(stdout_read);
-    let stderr_read = stderr_read.map(fd::move_above_low_zone);
+    let reader = |pipe| {
+        fd::nonblocking(fd::move_above_low_zone(pipe))
+            .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    };
+    let stdout_read = reader(stdout_read).map_err(pipe_error)?;
+    let stderr_read = stderr_read.map(reader).transpose().map_err(pipe_error)?;
     let fork_error = |e: io::Error| match e.raw_os_error() {
         Some(libc::EAGAIN) => format!(
             "Too many processes in process table to spawn {}",

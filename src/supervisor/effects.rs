@@ -104,12 +104,13 @@ impl Supervisor {
         let Some((process, socket)) = self.table.with_socket_mut(id) else {
             return;
         };
-        // Each spawn in a cgroup of its own, which the child joins before it execs.
+        // Each spawn in a cgroup of its own (one its predecessor left empty, or a new one),
+        // which the child joins before it execs.
         let cgroup = match (&self.tree, process.config.killmode) {
-            (Some(tree), KillMode::Mixed) => {
+            (Some(tree), KillMode::Mixed) => process.spare_cgroup.take().or_else(|| {
                 process.spawns += 1;
                 tree.create(&process.namespec(), process.spawns).ok()
-            }
+            }),
             _ => None,
         };
         let procs = cgroup.as_ref().and_then(|c| c.procs_for_child().ok());
@@ -177,9 +178,7 @@ impl Supervisor {
                 self.feed(id, Input::Spawned { pid });
             }
             Err(error) => {
-                if let Some(cgroup) = cgroup {
-                    cgroup.remove_if_empty();
-                }
+                process.spare_cgroup = cgroup;
                 self.feed(id, Input::SpawnFailed { error });
             }
         }

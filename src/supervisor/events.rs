@@ -289,8 +289,8 @@ impl Supervisor {
     /// `Subprocess.finish`: the state machine handles the exit; a listener that died BUSY
     /// gives its event back to the pool (after its own state event, as in Python).
     fn exited(&mut self, id: ProcId, end: ProcessEnd) {
-        // Taken first: an autorestart in `feed` gives the process its next child's cgroup and
-        // a fresh listener state.
+        // Taken first: an autorestart in `feed` gives the process its next child's cgroup
+        // (this one, when it is left empty) and a fresh listener state.
         let (cgroup, in_flight) = match self.table.get_mut(id) {
             Some(p) => (
                 p.cgroup.take(),
@@ -298,10 +298,10 @@ impl Supervisor {
             ),
             None => (None, None),
         };
-        self.feed(id, Input::Exited { end });
         if let Some(cgroup) = cgroup {
             self.main_exited(id, cgroup);
         }
+        self.feed(id, Input::Exited { end });
         if let Some(q) = in_flight {
             let group = self.table.get(id).map(|p| p.group.clone());
             self.requeue(id, q);

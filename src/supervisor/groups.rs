@@ -56,6 +56,7 @@ impl Supervisor {
             parked_exit: None,
             cgroup: None,
             spawns: 0,
+            spare_cgroup: None,
         });
         self.table.set_fcgi(&name, fcgi);
         // The pool subscribes before its own group's PROCESS_GROUP_ADDED, as in Python.
@@ -143,6 +144,9 @@ impl Supervisor {
                 self.remove_pool(&name);
                 self.close_fcgi(&name);
                 let removed = self.table.remove_group(&name);
+                for cgroup in removed.iter().filter_map(|p| p.spare_cgroup.as_ref()) {
+                    cgroup.remove_if_empty();
+                }
                 if let Some(s) = &mut self.stopped_by_hand {
                     let members: Vec<String> = removed.iter().map(|p| p.namespec()).collect();
                     if s.forget_group(&name, &members) {

@@ -31,16 +31,22 @@ impl Supervisor {
         }
     }
 
-    /// The main process of `id` was handled as exited: its `cgroup` goes at once when empty;
-    /// what is left in it is killed after the program's `stopwaitsecs`.
+    /// The main process of `id` was handled as exited: its `cgroup`, when empty, is kept for
+    /// the next spawn (removed with the process, or at exit); what is left in it is killed
+    /// after the program's `stopwaitsecs`.
     pub(super) fn main_exited(&mut self, id: ProcId, cgroup: Cgroup) {
-        if cgroup.remove_if_empty() {
-            return;
-        }
-        let Some(p) = self.table.get(id) else {
+        let Some(p) = self.table.get_mut(id) else {
             cgroup.kill_and_remove();
             return;
         };
+        if !cgroup.is_populated() {
+            if p.spare_cgroup.is_none() {
+                p.spare_cgroup = Some(cgroup);
+            } else {
+                cgroup.remove_if_empty();
+            }
+            return;
+        }
         let at = Instant::now() + p.config.stopwaitsecs;
         let name = p.config.name.clone();
         self.draining.push(Draining { at, name, cgroup });

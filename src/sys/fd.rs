@@ -8,6 +8,7 @@
 //! be open down there.
 
 use std::fs::File;
+use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Where long-lived per-child fds go: fds below it are the daemon's own and transient ones.
@@ -27,6 +28,16 @@ pub fn move_above_low_zone(fd: OwnedFd) -> OwnedFd {
     }
     // SAFETY: `moved` is a fresh fd that nothing else owns; the original closes on drop.
     unsafe { OwnedFd::from_raw_fd(moved) }
+}
+
+/// `fd` with `O_NONBLOCK` set, as an async reader needs it. It must be a pipe end the daemon
+/// just made (no other status flag is kept).
+pub fn nonblocking(fd: OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_SETFL on a valid fd touches no memory of ours.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
 }
 
 /// [`move_above_low_zone`] for a file a child's logs are kept in (open as long as the child).
