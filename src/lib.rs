@@ -24,6 +24,7 @@ pub mod ctl;
 pub mod daemon;
 pub mod events;
 pub mod fcgi;
+pub mod health;
 pub mod http;
 pub mod logs;
 pub mod notify;

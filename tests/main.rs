@@ -11,6 +11,7 @@ mod engine_diff;
 mod events_diff;
 mod fcgi;
 mod fuzz_replay;
+mod health;
 mod http_diff;
 mod lifecycle;
 mod logs;

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::health::{HealthAction, HealthCheck, Probe};
 use super::model::*;
 
 fn line(kind: &str, name: &str, obj: Value) -> String {
@@ -52,6 +53,7 @@ fn process(p: &ProcessConfig, group: &str) -> Value {
         }),
     );
     m.insert("killasgroup".into(), json!(p.killasgroup));
+    m.insert("healthcheck".into(), healthcheck(p.healthcheck.as_ref()));
     m.insert("uid".into(), json!(p.uid));
     m.insert("redirect_stderr".into(), json!(p.redirect_stderr));
     m.insert(
@@ -210,4 +212,29 @@ pub fn render(c: &Config) -> Vec<String> {
         }
     }
     out
+}
+
+/// `healthcheck` (ours): `null`, or the probe and its options.
+fn healthcheck(check: Option<&HealthCheck>) -> serde_json::Value {
+    let Some(c) = check else {
+        return serde_json::Value::Null;
+    };
+    let probe = match &c.probe {
+        Probe::Command(command) => json!({ "command": command }),
+        Probe::Http { host, port, path } => {
+            json!({ "http": { "host": host, "port": port, "path": path } })
+        }
+        Probe::Tcp { host, port } => json!({ "tcp": { "host": host, "port": port } }),
+    };
+    json!({
+        "probe": probe,
+        "interval": c.interval.as_secs(),
+        "timeout": c.timeout.as_secs(),
+        "retries": c.retries,
+        "start_period": c.start_period.as_secs(),
+        "action": match c.action {
+            HealthAction::Restart => "restart",
+            HealthAction::None => "none",
+        },
+    })
 }

@@ -12,6 +12,7 @@ pub mod expand;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod getopt;
+mod health;
 pub mod ini;
 mod model;
 mod program;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 pub use cli::{Action, Options, UsageError};
 pub use error::{ConfigError, ConfigErrors, ErrorKind};
+pub use health::{HealthAction, HealthCheck, Probe};
 pub use model::*;
 pub use program::EVENT_TYPES;
 pub use server::{supervisorctl_section, MAIN_RPCINTERFACE};

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crate::signal::Signal;
 
+use super::health::HealthCheck;
+
 /// The whole configuration, as one `supervisord.conf` (plus its includes) describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -251,4 +253,6 @@ pub struct ProcessConfig {
     pub umask: Option<u32>,
     /// `None` = AUTO (computed from the first HTTP server).
     pub serverurl: Option<String>,
+    /// Ours (`healthcheck=` and its options): how a running process is probed.
+    pub healthcheck: Option<HealthCheck>,
 }

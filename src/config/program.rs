@@ -23,6 +23,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "PROCESS_GROUP",
     "PROCESS_GROUP_ADDED",
     "PROCESS_GROUP_REMOVED",
+    // Ours: only a subscription by one of these names receives them (`EVENT` does not).
+    "PROCESS_HEALTH",
+    "PROCESS_HEALTH_HEALTHY",
+    "PROCESS_HEALTH_UNHEALTHY",
     "PROCESS_LOG",
     "PROCESS_LOG_STDERR",
     "PROCESS_LOG_STDOUT",
@@ -493,6 +497,7 @@ fn read_processes(
     let stopasgroup = r.convert(section, "stopasgroup", "false", &c, types::boolean)?;
     let required = r.convert(section, "required", "false", &c, types::boolean)?;
     let killmode = r.convert(section, "killmode", "mixed", &c, types::kill_mode)?;
+    let healthcheck = super::health::read(r, section, &c)?;
     let killasgroup = r.convert(
         section,
         "killasgroup",
@@ -664,6 +669,7 @@ fn read_processes(
             directory,
             umask,
             serverurl: serverurl.clone(),
+            healthcheck: healthcheck.clone(),
         });
         num += 1;
     }

@@ -20,6 +20,10 @@ pub enum EventType {
     Tick3600,
     ProcessGroupAdded,
     ProcessGroupRemoved,
+    /// Ours: a health check passed after the process was not known healthy.
+    ProcessHealthHealthy,
+    /// Ours: `healthcheck_retries` probes failed in a row.
+    ProcessHealthUnhealthy,
 }
 
 /// The tick types with their periods, in the order Python sends them (`TICK_EVENTS`).
@@ -55,6 +59,8 @@ impl EventType {
             EventType::Tick3600 => "TICK_3600",
             EventType::ProcessGroupAdded => "PROCESS_GROUP_ADDED",
             EventType::ProcessGroupRemoved => "PROCESS_GROUP_REMOVED",
+            EventType::ProcessHealthHealthy => "PROCESS_HEALTH_HEALTHY",
+            EventType::ProcessHealthUnhealthy => "PROCESS_HEALTH_UNHEALTHY",
         }
     }
 
@@ -74,11 +80,15 @@ impl EventType {
             EventType::Tick3600 => 17,
             EventType::ProcessGroupAdded => 18,
             EventType::ProcessGroupRemoved => 19,
+            EventType::ProcessHealthHealthy => 20,
+            EventType::ProcessHealthUnhealthy => 21,
         };
         1 << n
     }
 }
 
+/// Python's types: what `EVENT` matches. Ours (bits 20 and up) go only to the pools that
+/// name them, so a listener written for Python never meets a type it does not know.
 const ALL: u32 = (1 << 20) - 1;
 const PROCESS_STATE: u32 = 0xff;
 
@@ -118,6 +128,11 @@ pub fn subscription_mask(name: &str) -> Option<u32> {
         "TICK_5" => bit(EventType::Tick5),
         "TICK_60" => bit(EventType::Tick60),
         "TICK_3600" => bit(EventType::Tick3600),
+        "PROCESS_HEALTH" => {
+            Some(EventType::ProcessHealthHealthy.bit() | EventType::ProcessHealthUnhealthy.bit())
+        }
+        "PROCESS_HEALTH_HEALTHY" => bit(EventType::ProcessHealthHealthy),
+        "PROCESS_HEALTH_UNHEALTHY" => bit(EventType::ProcessHealthUnhealthy),
         "PROCESS_GROUP_ADDED" => bit(EventType::ProcessGroupAdded),
         "PROCESS_GROUP_REMOVED" => bit(EventType::ProcessGroupRemoved),
         _ => ProcessState::ALL
@@ -250,6 +265,28 @@ impl Event {
         }
     }
 
+    /// PROCESS_HEALTH_HEALTHY / _UNHEALTHY (ours), in the PROCESS_STATE payloads' form, plus
+    /// the failures in a row and, after the header line, what the last probe said.
+    pub fn health(
+        healthy: bool,
+        process: &str,
+        group: &str,
+        pid: u32,
+        failures: u32,
+        detail: &str,
+    ) -> Event {
+        Event {
+            kind: if healthy {
+                EventType::ProcessHealthHealthy
+            } else {
+                EventType::ProcessHealthUnhealthy
+            },
+            payload: format!(
+                "processname:{process} groupname:{group} pid:{pid} failures:{failures}\n{detail}"
+            ),
+        }
+    }
+
     /// PROCESS_GROUP_ADDED / _REMOVED (the payload ends with a newline, as Python's).
     pub fn group(added: bool, group: &str) -> Event {
         Event {
@@ -273,6 +310,19 @@ mod tests {
             assert!(subscription_mask(name).is_some(), "{name}");
         }
         assert_eq!(subscription_mask("PROCESS_STATE_NOPE"), None);
+    }
+
+    #[test]
+    fn event_never_matches_our_own_types() {
+        let all = subscription_mask("EVENT").unwrap();
+        for ours in [
+            EventType::ProcessHealthHealthy,
+            EventType::ProcessHealthUnhealthy,
+        ] {
+            assert_eq!(all & ours.bit(), 0, "{}", ours.name());
+            assert_ne!(subscription_mask("PROCESS_HEALTH").unwrap() & ours.bit(), 0);
+            assert_eq!(subscription_mask(ours.name()), Some(ours.bit()));
+        }
     }
 
     #[test]

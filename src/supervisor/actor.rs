@@ -24,6 +24,7 @@ use crate::signal::Signal;
 use crate::sys::child as sys;
 
 use super::handle::{Handle, Status};
+use super::health::Probes;
 use super::remember::StoppedByHand;
 use super::request::Request;
 use super::table::{ProcId, Table};
@@ -142,6 +143,8 @@ pub struct Supervisor {
     pub(super) tree: Option<Tree>,
     /// Trees whose main process exited with others left, until their kill deadline.
     pub(super) draining: Vec<Draining>,
+    /// Health checks: who is probed, the probes under way.
+    pub(super) probes: Probes,
 }
 
 impl Supervisor {
@@ -202,6 +205,7 @@ impl Supervisor {
             taps,
             tree,
             draining: Vec::new(),
+            probes: Probes::default(),
         };
         (supervisor, Handle::with_status(tx, status))
     }
@@ -245,6 +249,7 @@ impl Supervisor {
                     self.reap();
                 }
                 sig = signals.next() => self.on_signal(sig),
+                Some(report) = self.probes.rx.recv() => self.health_report(report),
                 req = self.requests.recv(), if !self.requests_closed => match req {
                     Some(req) => self.on_request(req),
                     None => self.requests_closed = true,
@@ -279,6 +284,7 @@ impl Supervisor {
             let end = ProcessEnd::from_wait_status(reaped.status);
             match self.table.take_pid(reaped.pid) {
                 Some(id) => self.reaped(id, end),
+                None if self.health_reaped(reaped.pid, end) => {}
                 None => self.log.info(format!(
                     "reaped unknown pid {} ({})",
                     reaped.pid,
@@ -299,6 +305,9 @@ impl Supervisor {
                 TimerKey::Tick => self.on_tick(),
                 TimerKey::ExitDrain(id) => self.drain_expired(id),
                 TimerKey::TreeDrain => self.drain_trees(),
+                TimerKey::HealthProbe(id) => self.health_probe(id),
+                TimerKey::HealthTimeout(id) => self.health_timeout(id),
+                TimerKey::HealthRestart(id) => self.health_restart(id),
                 TimerKey::Watchdog => {
                     if let Some(n) = &self.notify {
                         n.send("WATCHDOG=1");

@@ -130,6 +130,7 @@ impl Supervisor {
         if !process.life.state.is_running() {
             return Step::Done(Err(SupervisorError::NotRunning(name.into())));
         }
+        self.health_stop_requested(id);
         self.feed(id, Input::Stop);
         self.remember(id, true);
         let Some(process) = self.table.get_mut(id) else {

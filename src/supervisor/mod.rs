@@ -13,6 +13,7 @@ mod events;
 mod fcgi;
 mod groups;
 pub mod handle;
+mod health;
 pub mod info;
 mod reload;
 mod remember;

@@ -26,6 +26,12 @@ pub enum TimerKey {
     ExitDrain(ProcId),
     /// The next process tree whose leftovers are due to be killed.
     TreeDrain,
+    /// The next health probe of a RUNNING process.
+    HealthProbe(ProcId),
+    /// The end of the health probe under way.
+    HealthTimeout(ProcId),
+    /// Start again a process its health check stopped.
+    HealthRestart(ProcId),
 }
 
 /// The deadlines, ordered by time, plus an index to replace or cancel one in O(log n).

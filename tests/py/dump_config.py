@@ -90,6 +90,7 @@ def process_obj(p, group_name):
         # supervisor-rs's own option; Python has no such thing.
         "required": False,
         "killmode": "mixed",
+        "healthcheck": None,
         "killasgroup": bool(p.killasgroup),
         "uid": p.uid,
         "redirect_stderr": bool(p.redirect_stderr),
