@@ -21,6 +21,11 @@ pub(crate) struct RotatingFile {
     splice_out: Option<File>,
     maxbytes: u64,
     backups: u32,
+    /// Where the end of the file is thought to be: the position last asked of the kernel plus
+    /// what was written since (`None`: ask). Only once it reaches `maxbytes` is the real
+    /// position asked for again before rotating, which saves a syscall per line of the main
+    /// log; a file truncated behind our back is seen then, as Python sees it.
+    end: Option<u64>,
 }
 
 /// Log files stay open as long as their child lives, so they are kept out of the fd numbers
@@ -65,12 +70,14 @@ impl RotatingFile {
             splice_out: None,
             maxbytes,
             backups,
+            end: None,
         }
     }
 
     /// (Re)opens the path for appending, creating the file if missing (at each spawn).
     pub(crate) fn open_now(&mut self) -> io::Result<()> {
         self.splice_out = None;
+        self.end = None;
         self.file = Some(open_append(&self.path)?);
         Ok(())
     }
@@ -91,9 +98,18 @@ impl RotatingFile {
     /// (checked after every write, as Python does, so a file may exceed it by one write).
     pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<()> {
         let maxbytes = self.maxbytes;
+        let thought = self.end;
         let mut file = self.file()?;
         file.write_all(data)?;
-        if maxbytes > 0 && file.stream_position()? >= maxbytes {
+        if maxbytes == 0 {
+            return Ok(());
+        }
+        let end = match thought.map(|e| e + data.len() as u64) {
+            Some(e) if e < maxbytes => e,
+            _ => file.stream_position()?,
+        };
+        self.end = Some(end);
+        if end >= maxbytes {
             self.rotate()?;
         }
         Ok(())
@@ -117,6 +133,7 @@ impl RotatingFile {
         };
         let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
         let n = splice(pipe, None, out.as_fd(), Some(&mut offset), max, flags)?;
+        self.end = Some(offset as u64);
         if n > 0 && self.maxbytes > 0 && offset as u64 >= self.maxbytes {
             self.rotate()?;
         }
@@ -151,6 +168,7 @@ impl RotatingFile {
         }
         self.splice_out = None;
         self.file = Some(file_above_low_zone(File::create(&self.path)?));
+        self.end = Some(0);
         Ok(())
     }
 
@@ -235,6 +253,27 @@ mod tests {
         assert!(!dir.path().join("a.log.3").exists());
         f.write(b"abc").unwrap();
         assert_eq!(read(&p), b"abc");
+    }
+
+    #[test]
+    fn a_file_truncated_behind_its_back_is_not_rotated_early() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let mut f = RotatingFile::open(&p, 20, 1).unwrap();
+        f.write(b"0123456789").unwrap();
+        f.write(b"01234").unwrap();
+        // logrotate's copytruncate: the file is emptied while it is open.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        f.write(b"0123456789").unwrap();
+        assert_eq!(read(&p), b"0123456789", "thought 25 bytes, asked, found 10");
+        assert!(!dir.path().join("a.log.1").exists());
+        f.write(b"0123456789").unwrap();
+        assert_eq!(read(&dir.path().join("a.log.1")), b"01234567890123456789");
     }
 
     #[test]
