@@ -8,7 +8,7 @@ use std::fs;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Impl};
+use crate::support::{self, Impl, Value};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const LISTENER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/record_listener.py");
@@ -106,6 +106,53 @@ fn failing_command_checks_restart_the_program_and_a_pass_makes_it_healthy() {
         got(&d, "all")
     );
     assert_eq!(pid(&d, "web"), second, "a healthy program is left alone");
+
+    let web = d
+        .rpc(
+            "supervisor_rs.getProcessHealth",
+            &[Value::Str("web".into())],
+        )
+        .expect("getProcessHealth");
+    assert_eq!(web.field("health").str(), "healthy");
+    assert_eq!(web.field("failures").int(), 0);
+    assert_eq!(web.field("output").str(), "exit status 0");
+    assert!(web.field("checked").int() > 0);
+    let all = d
+        .rpc("supervisor_rs.getAllProcessHealth", &[])
+        .expect("getAllProcessHealth");
+    let Value::Array(all) = all else {
+        panic!("an array: {all:?}")
+    };
+    let names: Vec<(String, String)> = all
+        .iter()
+        .map(|h| {
+            (
+                h.field("name").str().to_string(),
+                h.field("health").str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("all", "none"), ("health", "none"), ("web", "healthy")]
+            .map(|(n, h)| (n.to_string(), h.to_string()))
+    );
+    let fault = d
+        .rpc(
+            "supervisor_rs.getProcessHealth",
+            &[Value::Str("nope".into())],
+        )
+        .expect_err("BAD_NAME");
+    assert!(format!("{fault:?}").contains("BAD_NAME"), "{fault:?}");
+    let Value::Array(listed) = d.rpc("system.listMethods", &[]).unwrap() else {
+        panic!("listMethods")
+    };
+    assert!(
+        listed
+            .iter()
+            .all(|m| !m.str().starts_with("supervisor_rs.")),
+        "system.listMethods stays Python's"
+    );
 }
 
 #[test]

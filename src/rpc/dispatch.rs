@@ -77,6 +77,8 @@ impl Dispatcher {
             methods::system::call(self, name, params).await
         } else if self.namespaces.iter().any(|n| n == namespace) {
             methods::supervisor::call(&self.handle, name, &Args(&params)).await
+        } else if namespace == methods::ours::NAMESPACE {
+            methods::ours::call(&self.handle, name, &Args(&params)).await
         } else {
             Err(Fault::unknown_method())
         }

@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot};
 
 use super::info::{
-    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, LogLocation, ProcessInfo, ProcessResult,
-    SupervisorError,
+    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation, ProcessInfo,
+    ProcessResult, SupervisorError,
 };
 use super::request::{Reply, Request};
 
@@ -114,6 +114,12 @@ impl Handle {
     pub async fn get_all_process_info(&self) -> Result<Vec<ProcessInfo>, SupervisorError> {
         self.call(|reply| Request::GetAllProcessInfo { reply })
             .await
+    }
+
+    /// Ours: the health of `name` (a process namespec), or of every process.
+    pub async fn get_health(&self, name: Option<&str>) -> Result<Vec<HealthInfo>, SupervisorError> {
+        let name = name.map(str::to_string);
+        self.call(|reply| Request::GetHealth { name, reply }).await
     }
 
     pub async fn get_config(&self) -> Result<ConfigSnapshot, SupervisorError> {

@@ -12,12 +12,13 @@ use tokio::sync::mpsc;
 
 use crate::config::{HealthAction, HealthCheck, Probe, ProcessConfig};
 use crate::events::Event;
-use crate::health::{self, Health, Verdict};
+use crate::health::{self, Health, Status, Verdict};
 use crate::process::spawn;
 use crate::process::{Input, ProcessEnd, ProcessState};
 use crate::sys::child as sys;
 
 use super::actor::Supervisor;
+use super::info::HealthInfo;
 use super::table::ProcId;
 use super::timers::TimerKey;
 
@@ -334,6 +335,30 @@ impl Supervisor {
         if stopped {
             self.feed(id, Input::Start);
         }
+    }
+
+    /// What `supervisor_rs.getProcessHealth` says of `id`.
+    pub(super) fn health_info(&self, id: ProcId) -> Option<HealthInfo> {
+        let p = self.table.get(id)?;
+        let health = self.probes.probing.get(&id).map(|p| &p.health);
+        let status = match (p.config.healthcheck.is_some(), health) {
+            (false, _) => "none",
+            (true, None) => Status::Unknown.name(),
+            (true, Some(h)) => h.status.name(),
+        };
+        let (passed, output, checked) =
+            health
+                .and_then(|h| h.last.clone())
+                .unwrap_or((false, String::new(), 0));
+        Some(HealthInfo {
+            name: p.config.name.clone(),
+            group: p.group.clone(),
+            status,
+            failures: health.map_or(0, |h| h.failures),
+            checked,
+            passed,
+            output,
+        })
     }
 
     /// A stop asked for by a client: a health-check restart under way is called off.

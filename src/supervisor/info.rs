@@ -10,6 +10,22 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::process::ProcessState;
 
+/// What the health checks say of one process (ours: `supervisor_rs.getProcessHealth`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthInfo {
+    pub name: String,
+    pub group: String,
+    /// `none` (no `healthcheck`), `unknown` (not running, or not probed yet), `healthy`,
+    /// `unhealthy`.
+    pub status: &'static str,
+    /// Failed probes in a row.
+    pub failures: u32,
+    /// The last probe: when (epoch seconds, 0 = none yet), whether it passed, what it said.
+    pub checked: i64,
+    pub passed: bool,
+    pub output: String,
+}
+
 /// Facts about one process, the input of `getProcessInfo`'s 14-key struct.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {

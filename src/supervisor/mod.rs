@@ -30,7 +30,7 @@ mod waiters;
 pub use actor::{Mood, Outcome, Reread, Supervisor};
 pub use handle::Handle;
 pub use info::{
-    namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, LogLocation, ProcessInfo,
-    ProcessResult, SupervisorError,
+    namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation,
+    ProcessInfo, ProcessResult, SupervisorError,
 };
 pub use request::{Reply, Request};

@@ -6,8 +6,8 @@
 use tokio::sync::oneshot;
 
 use super::info::{
-    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, LogLocation, ProcessInfo, ProcessResult,
-    SupervisorError,
+    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation, ProcessInfo,
+    ProcessResult, SupervisorError,
 };
 
 /// Where the actor sends its answer.
@@ -31,6 +31,12 @@ pub enum Request {
     },
     GetConfig {
         reply: Reply<ConfigSnapshot>,
+    },
+    /// Ours: the health of one process (`Some` namespec) or of all, sorted as
+    /// `GetAllProcessInfo`.
+    GetHealth {
+        name: Option<String>,
+        reply: Reply<Vec<HealthInfo>>,
     },
 
     StartProcess {

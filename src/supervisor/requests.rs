@@ -46,6 +46,19 @@ impl Supervisor {
                     .map(|&id| self.info_at(id, epoch));
                 let _ = reply.send(Ok(infos.collect()));
             }
+            Request::GetHealth { name, reply } => {
+                let ids = match name {
+                    None => Ok(self.table.all_lexical().to_vec()),
+                    Some(name) => match self.table.lookup(&name) {
+                        Ok(Target::Process(id)) => Ok(vec![id]),
+                        Ok(Target::Group(_)) => Err(SupervisorError::BadName(name)),
+                        Err(e) => Err(e),
+                    },
+                };
+                let _ = reply.send(
+                    ids.map(|ids| ids.iter().filter_map(|&id| self.health_info(id)).collect()),
+                );
+            }
             Request::GetConfig { reply } => {
                 let _ = reply.send(Ok(ConfigSnapshot {
                     config: Arc::clone(&self.config),

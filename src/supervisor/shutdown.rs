@@ -21,6 +21,7 @@ pub(super) fn reject_shutdown(request: Request) -> Option<Request> {
         Request::GetProcessInfo { reply, .. } => no(reply),
         Request::GetAllProcessInfo { reply } => no(reply),
         Request::GetConfig { reply } => no(reply),
+        Request::GetHealth { reply, .. } => no(reply),
         Request::StartProcess { reply, .. } => no(reply),
         Request::StartProcessGroup { reply, .. } => no(reply),
         Request::StartAllProcesses { reply, .. } => no(reply),
