@@ -7,10 +7,12 @@
 
 pub mod check;
 pub mod cli;
+mod envfile;
 mod error;
 pub mod expand;
 pub mod getopt;
 pub mod ini;
+mod keys;
 mod model;
 mod program;
 mod reader;
@@ -249,6 +251,9 @@ pub fn load(opts: &Options) -> Result<Config, ConfigErrors> {
                 .into(),
         });
     }
+    // Ours, after Python's own warnings.
+    let unknown = keys::unknown_key_warnings(&reader.ini);
+    reader.warnings_sink().extend(unknown);
     for text in reader.warnings.take() {
         messages.push(ParseMessage {
             level: LogLevel::Warn,
