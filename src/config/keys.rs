@@ -141,8 +141,11 @@ pub(crate) fn unknown_key_warnings(ini: &Ini) -> Vec<String> {
 /// The known key nearest to `key`, when it is within 2 edits and the edits are at most a third
 /// of the key (so `usr` suggests `user`, but `foo` suggests nothing).
 fn closest<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = 2.min(key.chars().count() / 3).max(1);
+    let len = key.chars().count();
+    let limit = 2.min(len / 3).max(1);
     known
+        // The distance is at least the difference in length: most keys need no table.
+        .filter(|k| k.len().abs_diff(len) <= limit)
         .map(|k| (distance(key, k), k))
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, _)| d)

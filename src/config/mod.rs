@@ -337,6 +337,37 @@ mod tests {
     }
 
     #[test]
+    fn environment_file_paths_are_expanded_and_must_be_absolute() {
+        let (d, c) = load_text(
+            "[supervisord]\n[program:w]\ncommand=x\nnumprocs=2\nprocess_name=w%(process_num)d\n\
+             environment=P=1\n\
+             environment_file=%(here)s/%(program_name)s-%(process_num)d.env, - /opt/%(ENV_P)s.env\n",
+        );
+        let c = c.unwrap();
+        let files = &c.groups[0].processes[1].environment_files;
+        assert_eq!(
+            files.files,
+            [
+                EnvFile {
+                    path: d.path().join("w-1.env"),
+                    optional: false
+                },
+                EnvFile {
+                    path: "/opt/1.env".into(),
+                    optional: true
+                },
+            ]
+        );
+        // Only the program's own names beat the files, not [supervisord]'s.
+        assert_eq!(files.program_keys, ["P"]);
+        let msg = first_error("[supervisord]\n[program:w]\ncommand=x\nenvironment_file=app.env\n");
+        assert!(
+            msg.starts_with("environment_file path 'app.env' is not absolute"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn group_collects_programs_and_unknown_is_error() {
         let (_d, c) = load_text(
             "[supervisord]\n[program:a]\ncommand=x\n[program:b]\ncommand=y\n[group:g]\nprograms=a,b\npriority=1\n",
