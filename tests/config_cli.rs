@@ -128,6 +128,69 @@ fn python_result_handler_plugin_is_accepted_with_a_warning() {
     ));
 }
 
+/// Typos Python would silently ignore are warnings (ours) naming the file, section and line,
+/// with the key that was meant; the config is still valid (exit 0), and so is its output.
+#[test]
+fn check_warns_about_unknown_keys_with_suggestions() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        "[supervisord]\nnodeamon=true\n[program:foo]\ncommand=/bin/cat\nstartsec=5\n\
+         stopwaitsec=3\nenvironment_files=/x.env\nflavour=mint\n\
+         [unix_http_server]\nfile=/tmp/x.sock\nchmode=0700\n",
+    )
+    .unwrap();
+    let out = supervisord(&["--check", "-c", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("process foo:foo "));
+    let c = conf.display();
+    let warnings: Vec<String> = text(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("WARN unknown key"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            format!("WARN unknown key 'nodeamon' in [supervisord] (file {c}, line 2); did you mean 'nodaemon'?"),
+            format!("WARN unknown key 'startsec' in [program:foo] (file {c}, line 5); did you mean 'startsecs'?"),
+            format!("WARN unknown key 'stopwaitsec' in [program:foo] (file {c}, line 6); did you mean 'stopwaitsecs'?"),
+            format!("WARN unknown key 'environment_files' in [program:foo] (file {c}, line 7); did you mean 'environment_file'?"),
+            format!("WARN unknown key 'flavour' in [program:foo] (file {c}, line 8)"),
+            format!("WARN unknown key 'chmode' in [unix_http_server] (file {c}, line 11); did you mean 'chmod'?"),
+        ]
+    );
+}
+
+/// Every config the differential tests hold as valid, and the shipped example, use known keys
+/// only (one of them, `unicode_and_unknown.conf`, has unknown keys on purpose).
+#[test]
+fn valid_configs_have_no_unknown_keys() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("tests/configs/good"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("unicode_and_unknown.conf"))
+        .collect();
+    files.push(root.join("examples/supervisord.conf"));
+    assert!(files.len() > 10);
+    for file in files {
+        let out = Command::new(env!("CARGO_BIN_EXE_supervisord"))
+            .args(["--check", "-c"])
+            .arg(&file)
+            .current_dir(file.parent().unwrap())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(
+            !stderr.contains("unknown key"),
+            "{}: {stderr}",
+            file.display()
+        );
+    }
+}
+
 /// `echo_supervisord_conf > /etc/supervisord.conf` is a user's first step: the same bytes as
 /// Python's, and a file our daemon reads without complaint.
 #[test]

@@ -8,6 +8,7 @@ mod ctl_rs_diff;
 mod ctl_shell;
 mod engine;
 mod engine_diff;
+mod envfile;
 mod events_diff;
 mod fcgi;
 mod fuzz_replay;

@@ -63,6 +63,13 @@ fn process(p: &ProcessConfig, group: &str) -> Value {
     m.insert("umask".into(), json!(p.umask));
     m.insert("serverurl".into(), json!(p.serverurl));
     m.insert("environment".into(), json!(p.environment));
+    let files: Vec<String> = p
+        .environment_files
+        .files
+        .iter()
+        .map(|f| format!("{}{}", if f.optional { "-" } else { "" }, f.path.display()))
+        .collect();
+    m.insert("environment_file".into(), json!(files));
     for (s, c) in [("stdout", &p.stdout), ("stderr", &p.stderr)] {
         m.insert(format!("{s}_logfile"), logfile(&c.logfile));
         m.insert(format!("{s}_logfile_maxbytes"), json!(c.logfile_maxbytes));

@@ -250,6 +250,13 @@ impl Ini {
             .or_else(|| self.defaults.iter().find(|o| o.name == option))
     }
 
+    /// Whether `opt` is a `[DEFAULT]` entry (`expand_here` copies some into sections).
+    pub fn is_default(&self, opt: &Opt) -> bool {
+        self.defaults
+            .iter()
+            .any(|d| d.name == opt.name && d.file == opt.file && d.line == opt.line)
+    }
+
     /// `options(section)`: the section's names, then `[DEFAULT]` names not overridden.
     pub fn options(&self, section: &str) -> Vec<&Opt> {
         let Some(sect) = self.section(section) else {

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+mod envfile;
 mod error;
 pub mod expand;
 #[doc(hidden)]
@@ -14,6 +15,7 @@ pub mod fuzz;
 pub mod getopt;
 mod health;
 pub mod ini;
+mod keys;
 mod model;
 mod program;
 mod reader;
@@ -262,6 +264,9 @@ pub fn load_str(text: &str, configfile: &Path, opts: &Options) -> Result<Config,
                 .into(),
         });
     }
+    // Ours, after Python's own warnings.
+    let unknown = keys::unknown_key_warnings(&reader.ini);
+    reader.warnings_sink().extend(unknown);
     for text in reader.warnings.take() {
         messages.push(ParseMessage {
             level: LogLevel::Warn,
@@ -342,6 +347,37 @@ mod tests {
         let p = &c.groups[0].processes[0];
         assert_eq!(p.command, "x 2 1");
         assert_eq!(p.environment.get("G").map(String::as_str), Some("1"));
+    }
+
+    #[test]
+    fn environment_file_paths_are_expanded_and_must_be_absolute() {
+        let (d, c) = load_text(
+            "[supervisord]\n[program:w]\ncommand=x\nnumprocs=2\nprocess_name=w%(process_num)d\n\
+             environment=P=1\n\
+             environment_file=%(here)s/%(program_name)s-%(process_num)d.env, - /opt/%(ENV_P)s.env\n",
+        );
+        let c = c.unwrap();
+        let files = &c.groups[0].processes[1].environment_files;
+        assert_eq!(
+            files.files,
+            [
+                EnvFile {
+                    path: d.path().join("w-1.env"),
+                    optional: false
+                },
+                EnvFile {
+                    path: "/opt/1.env".into(),
+                    optional: true
+                },
+            ]
+        );
+        // Only the program's own names beat the files, not [supervisord]'s.
+        assert_eq!(files.program_keys, ["P"]);
+        let msg = first_error("[supervisord]\n[program:w]\ncommand=x\nenvironment_file=app.env\n");
+        assert!(
+            msg.starts_with("environment_file path 'app.env' is not absolute"),
+            "{msg}"
+        );
     }
 
     #[test]

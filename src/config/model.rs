@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::envfile::{EnvFile, EnvFileError, EnvFiles};
 use crate::signal::Signal;
 
 use super::health::HealthCheck;
@@ -249,6 +250,9 @@ pub struct ProcessConfig {
     /// `[supervisord] environment` with this program's `environment=` pairs (expanded) merged
     /// over it, as Python stores it (so a change to either makes the group "changed").
     pub environment: BTreeMap<String, String>,
+    /// Ours (`environment_file=`): read at each spawn, between `[supervisord] environment` and
+    /// the program's own `environment=`.
+    pub environment_files: EnvFiles,
     pub directory: Option<PathBuf>,
     pub umask: Option<u32>,
     /// `None` = AUTO (computed from the first HTTP server).

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use super::error::{ConfigError, ErrorKind};
 use super::expand::{expand, Expansions, Value};
-use super::model::{FcgiSocket, GroupConfig, GroupKind, LogFile, ProcessConfig, StreamConfig};
+use super::model::{
+    EnvFiles, FcgiSocket, GroupConfig, GroupKind, LogFile, ProcessConfig, StreamConfig,
+};
 use super::reader::{strs, Got, Reader};
 use super::types::{self, LogFileName};
 use crate::py;
@@ -607,6 +609,15 @@ fn read_processes(
         for (k, v) in &environment {
             common.insert(format!("ENV_{k}"), Value::Str(v.clone()));
         }
+        let files = r.convert(section, "environment_file", "", &common, types::env_files)?;
+        let environment_files = EnvFiles {
+            // Only needed (and kept) when there are files to overlay.
+            program_keys: match files.is_empty() {
+                true => Vec::new(),
+                false => environment.keys().cloned().collect(),
+            },
+            files,
+        };
         let directory = r
             .get(section, "directory", None, &common, true)?
             .map(|g| PathBuf::from(g.value));
@@ -666,6 +677,7 @@ fn read_processes(
             stdout,
             stderr,
             environment,
+            environment_files,
             directory,
             umask,
             serverurl: serverurl.clone(),

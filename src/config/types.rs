@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{AutoRestart, KillMode, LogLevel};
+use super::model::{AutoRestart, EnvFile, KillMode, LogLevel};
 use crate::py;
 use crate::signal::Signal;
 use crate::users;
@@ -155,6 +155,32 @@ pub fn kill_mode(v: &str) -> Result<KillMode> {
             py::repr(v)
         )),
     }
+}
+
+/// `environment_file` (ours): comma-separated absolute paths, each optional with a leading `-`.
+/// Relative paths are refused: the daemon's working directory is no place to look for them.
+pub fn env_files(v: &str) -> Result<Vec<EnvFile>> {
+    list_of_strings(v)
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (optional, path) = match p.strip_prefix('-') {
+                Some(rest) => (true, rest.trim_start()),
+                None => (false, p.as_str()),
+            };
+            if !path.starts_with('/') {
+                return err(format!(
+                    "environment_file path {} is not absolute (use %(here)s for the config's \
+                     directory)",
+                    py::repr(path)
+                ));
+            }
+            Ok(EnvFile {
+                path: path.into(),
+                optional,
+            })
+        })
+        .collect()
 }
 
 /// What `logfile_name()` returns.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::OFlag;
 use nix::unistd::{AccessFlags, Uid};
 
-use crate::config::ProcessConfig;
+use crate::config::{EnvFileError, ProcessConfig};
 use crate::sys::child::{ChildSetup, ChildUser};
 use crate::sys::fd;
 use crate::sys::spawn::{self as sys, Exec};
@@ -205,12 +205,14 @@ pub fn resolve_command(
 }
 
 /// The child's environment as `KEY=value` strings: the daemon's, `SUPERVISOR_*`,
-/// `[supervisord] environment`, then the program's `environment` (later wins).
+/// `[supervisord] environment`, the `environment_file`s (read now), then the program's
+/// `environment` (later wins). `Err` is the spawn error for an env file that cannot be read.
 pub fn child_environment<'a>(
     config: &'a ProcessConfig,
     group: &'a str,
     ctx: &'a SpawnContext,
-) -> Vec<Vec<u8>> {
+) -> Result<Vec<Vec<u8>>, EnvFileError> {
+    let files = config.environment_files.load()?;
     let mut env: BTreeMap<&OsStr, &OsStr> = ctx
         .daemon_env
         .iter()
@@ -229,9 +231,11 @@ pub fn child_environment<'a>(
     env.extend(
         supervisor
             .chain(merged_environment(config, ctx))
+            .chain(files.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
     );
-    env.into_iter()
+    Ok(env
+        .into_iter()
         .map(|(k, v)| {
             // Room for the `=` and the NUL `CString` adds.
             let mut pair = Vec::with_capacity(k.len() + v.len() + 2);
@@ -240,7 +244,7 @@ pub fn child_environment<'a>(
             pair.extend_from_slice(v.as_bytes());
             pair
         })
-        .collect()
+        .collect())
 }
 
 /// `drop_privileges` decided in the parent: `None` when no switch is needed (no `user=`, or
@@ -356,6 +360,7 @@ pub fn spawn(
             .collect::<io::Result<_>>()
             .map_err(fork_error)?,
         env: child_environment(config, group, ctx)
+            .map_err(|e| e.to_string())?
             .into_iter()
             .map(c_string)
             .collect::<io::Result<_>>()

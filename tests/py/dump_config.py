@@ -98,6 +98,8 @@ def process_obj(p, group_name):
         "umask": p.umask,
         "serverurl": p.serverurl,
         "environment": dict(p.environment or {}),
+        # supervisor-rs's own option: Python ignores the key.
+        "environment_file": [],
     }
     for s in ("stdout", "stderr"):
         obj["%s_logfile" % s] = logfile_value(getattr(p, "%s_logfile" % s))
