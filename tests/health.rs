@@ -106,6 +106,10 @@ fn failing_command_checks_restart_the_program_and_a_pass_makes_it_healthy() {
         got(&d, "all")
     );
     assert_eq!(pid(&d, "web"), second, "a healthy program is left alone");
+    assert!(
+        !d.main_log().contains("unknown key"),
+        "the health keys are known"
+    );
 
     let web = d
         .rpc(

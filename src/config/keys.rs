@@ -45,6 +45,12 @@ const PROGRAM: &[&str] = &[
     "required",
     "killmode",
     "environment_file",
+    "healthcheck",
+    "healthcheck_interval",
+    "healthcheck_timeout",
+    "healthcheck_retries",
+    "healthcheck_start_period",
+    "healthcheck_action",
 ];
 
 const EVENTLISTENER: &[&str] = &["events", "buffer_size", "result_handler"];
