@@ -237,19 +237,4 @@ impl Cgroup {
     pub fn remove_if_empty(&self) -> bool {
         !self.is_populated() && fs::remove_dir(&self.path).is_ok()
     }
-
-    /// Resident memory of the whole tree, bytes (the sum over its processes' `statm`).
-    pub fn rss_bytes(&self) -> u64 {
-        let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-            .ok()
-            .flatten()
-            .and_then(|p| u64::try_from(p).ok())
-            .unwrap_or(4096);
-        self.pids()
-            .into_iter()
-            .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/statm")).ok())
-            .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .map(|pages| pages * page)
-            .sum()
-    }
 }

@@ -30,6 +30,7 @@ pub mod logs;
 pub mod notify;
 pub mod pidproxy;
 pub mod process;
+pub mod proctree;
 pub mod py;
 pub mod rpc;
 pub mod signal;

@@ -283,3 +283,59 @@ fn cgroup_dir(path: &str) -> std::path::PathBuf {
         .expect("a cgroup2 mount");
     std::path::PathBuf::from(format!("{mount}{path}"))
 }
+
+#[test]
+fn a_programs_tree_is_reported_whole_with_its_memory_and_cpu() {
+    let _reap = Reap(vec!["7361", "7362", "7363", "7364"]);
+    // `cg` is in its cgroup where cgroups are writable; `pt` (killmode=process) never is, so
+    // its tree comes from procfs.
+    let body = "[program:cg]\ncommand=sh -c 'sleep 7361 & sleep 7362 & wait'\nstartsecs=0\n\
+                [program:pt]\ncommand=sh -c 'sleep 7363 & sleep 7364 & wait'\nstartsecs=0\n\
+                killmode=process\n";
+    let d = support::Daemon::start(Impl::Ours, body);
+    d.wait_for_state("cg", "RUNNING", DEADLINE);
+    d.wait_for_state("pt", "RUNNING", DEADLINE);
+    let tree = |name: &str| {
+        d.rpc("supervisor_rs.getProcessTree", &[Value::Str(name.into())])
+            .expect("getProcessTree")
+    };
+    for name in ["cg", "pt"] {
+        wait_until(
+            "the master and both workers",
+            DEADLINE,
+            || matches!(tree(name).field("pids"), Value::Array(p) if p.len() == 3),
+        );
+        let t = tree(name);
+        let pid = d.info(name).field("pid").int();
+        assert_eq!(t.field("pid").int(), pid);
+        let Value::Array(pids) = t.field("pids") else {
+            unreachable!()
+        };
+        assert!(pids.iter().any(|p| p.int() == pid), "{t:?}");
+        assert!(t.field("rss_kb").int() > 0, "{t:?}");
+        assert!(t.field("cpu_usec").int() >= 0, "{t:?}");
+    }
+    // Python's own client reads the answer (ints as <int>, nothing it cannot decode).
+    let script = format!(
+        "import xmlrpc.client, supervisor.xmlrpc as x\n\
+         t = x.SupervisorTransport(None, None, 'unix://{}')\n\
+         p = xmlrpc.client.ServerProxy('http://127.0.0.1', transport=t)\n\
+         print(sorted((r['name'], len(r['pids'])) for r in p.supervisor_rs.getAllProcessTrees()))\n",
+        d.socket().display()
+    );
+    let out = Command::new(support::pyref().join("bin/python"))
+        .args(["-c", &script])
+        .output()
+        .expect("python");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "[('cg', 3), ('pt', 3)]",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d.rpc("supervisor.stopProcess", &[Value::Str("pt".into())])
+        .expect("stop pt");
+    let t = tree("pt");
+    assert_eq!(t.field("pid").int(), 0);
+    assert!(matches!(t.field("pids"), Value::Array(p) if p.is_empty()));
+}

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::info::{
     Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation, ProcessInfo,
-    ProcessResult, SupervisorError,
+    ProcessResult, SupervisorError, TreeInfo,
 };
 use super::request::{Reply, Request};
 
@@ -120,6 +120,12 @@ impl Handle {
     pub async fn get_health(&self, name: Option<&str>) -> Result<Vec<HealthInfo>, SupervisorError> {
         let name = name.map(str::to_string);
         self.call(|reply| Request::GetHealth { name, reply }).await
+    }
+
+    /// Ours: the process tree of `name` (a process namespec), or of every process.
+    pub async fn get_trees(&self, name: Option<&str>) -> Result<Vec<TreeInfo>, SupervisorError> {
+        let name = name.map(str::to_string);
+        self.call(|reply| Request::GetTrees { name, reply }).await
     }
 
     pub async fn get_config(&self) -> Result<ConfigSnapshot, SupervisorError> {

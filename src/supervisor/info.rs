@@ -10,6 +10,18 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::process::ProcessState;
 
+/// A process's whole tree (ours: `supervisor_rs.getProcessTree`): its cgroup's processes, or
+/// the main process and its descendants; empty while not running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeInfo {
+    pub name: String,
+    pub group: String,
+    /// The main process (0 when not running).
+    pub pid: u32,
+    pub pids: Vec<u32>,
+    pub usage: crate::proctree::Usage,
+}
+
 /// What the health checks say of one process (ours: `supervisor_rs.getProcessHealth`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthInfo {

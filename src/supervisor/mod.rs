@@ -31,6 +31,6 @@ pub use actor::{Mood, Outcome, Reread, Supervisor};
 pub use handle::Handle;
 pub use info::{
     namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation,
-    ProcessInfo, ProcessResult, SupervisorError,
+    ProcessInfo, ProcessResult, SupervisorError, TreeInfo,
 };
 pub use request::{Reply, Request};

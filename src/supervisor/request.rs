@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use super::info::{
     Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation, ProcessInfo,
-    ProcessResult, SupervisorError,
+    ProcessResult, SupervisorError, TreeInfo,
 };
 
 /// Where the actor sends its answer.
@@ -37,6 +37,11 @@ pub enum Request {
     GetHealth {
         name: Option<String>,
         reply: Reply<Vec<HealthInfo>>,
+    },
+    /// Ours: the process tree of one process or of all, as `GetHealth`.
+    GetTrees {
+        name: Option<String>,
+        reply: Reply<Vec<TreeInfo>>,
     },
 
     StartProcess {

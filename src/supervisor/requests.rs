@@ -47,17 +47,13 @@ impl Supervisor {
                 let _ = reply.send(Ok(infos.collect()));
             }
             Request::GetHealth { name, reply } => {
-                let ids = match name {
-                    None => Ok(self.table.all_lexical().to_vec()),
-                    Some(name) => match self.table.lookup(&name) {
-                        Ok(Target::Process(id)) => Ok(vec![id]),
-                        Ok(Target::Group(_)) => Err(SupervisorError::BadName(name)),
-                        Err(e) => Err(e),
-                    },
-                };
+                let ids = self.processes_named(name);
                 let _ = reply.send(
                     ids.map(|ids| ids.iter().filter_map(|&id| self.health_info(id)).collect()),
                 );
+            }
+            Request::GetTrees { name, reply } => {
+                let _ = reply.send(self.processes_named(name).map(|ids| self.tree_infos(&ids)));
             }
             Request::GetConfig { reply } => {
                 let _ = reply.send(Ok(ConfigSnapshot {
@@ -210,6 +206,21 @@ impl Supervisor {
                 .clear()
                 .map_err(|e| SupervisorError::Failed(format!("{name}: {e}"))),
             None => Ok(()),
+        }
+    }
+}
+
+impl Supervisor {
+    /// One process (`Some` namespec; a group is BAD_NAME) or all, sorted as
+    /// `getAllProcessInfo`.
+    fn processes_named(&self, name: Option<String>) -> Result<Vec<ProcId>, SupervisorError> {
+        match name {
+            None => Ok(self.table.all_lexical().to_vec()),
+            Some(name) => match self.table.lookup(&name) {
+                Ok(Target::Process(id)) => Ok(vec![id]),
+                Ok(Target::Group(_)) => Err(SupervisorError::BadName(name)),
+                Err(e) => Err(e),
+            },
         }
     }
 }

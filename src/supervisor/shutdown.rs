@@ -22,6 +22,7 @@ pub(super) fn reject_shutdown(request: Request) -> Option<Request> {
         Request::GetAllProcessInfo { reply } => no(reply),
         Request::GetConfig { reply } => no(reply),
         Request::GetHealth { reply, .. } => no(reply),
+        Request::GetTrees { reply, .. } => no(reply),
         Request::StartProcess { reply, .. } => no(reply),
         Request::StartProcessGroup { reply, .. } => no(reply),
         Request::StartAllProcesses { reply, .. } => no(reply),

@@ -6,8 +6,10 @@
 use std::time::Instant;
 
 use crate::cgroup::Cgroup;
+use crate::proctree::{self, Parents};
 
 use super::actor::Supervisor;
+use super::info::TreeInfo;
 use super::table::ProcId;
 use super::timers::TimerKey;
 
@@ -89,5 +91,31 @@ impl Supervisor {
         if let Some(tree) = &self.tree {
             tree.kill_all();
         }
+    }
+}
+
+impl Supervisor {
+    /// The trees of `ids`: a process in a cgroup is what the cgroup holds; one without is its
+    /// main process and the descendants procfs shows (one scan of `/proc` for them all).
+    pub(super) fn tree_infos(&self, ids: &[ProcId]) -> Vec<TreeInfo> {
+        let mut parents: Option<Parents> = None;
+        ids.iter()
+            .filter_map(|&id| self.table.get(id))
+            .map(|p| {
+                let pid = p.life.pid;
+                let pids = match (&p.cgroup, pid) {
+                    (Some(cgroup), _) => cgroup.pids(),
+                    (None, 0) => Vec::new(),
+                    (None, pid) => parents.get_or_insert_with(Parents::scan).tree(pid),
+                };
+                TreeInfo {
+                    name: p.config.name.clone(),
+                    group: p.group.clone(),
+                    pid,
+                    usage: proctree::usage(&pids),
+                    pids,
+                }
+            })
+            .collect()
     }
 }

@@ -2,7 +2,7 @@
 //! `system.listMethods`, whose answer stays Python's byte for byte (tools compare it);
 //! `supervisor_rs.listMethods` lists these.
 
-use crate::supervisor::{Handle, HealthInfo};
+use crate::supervisor::{Handle, HealthInfo, TreeInfo};
 
 use crate::rpc::dispatch::Args;
 use crate::rpc::fault::Fault;
@@ -12,9 +12,11 @@ use crate::rpc::xml::Value;
 pub(crate) const NAMESPACE: &str = "supervisor_rs";
 
 /// Every method of the namespace, as `listMethods` gives them.
-const METHODS: [&str; 3] = [
+const METHODS: [&str; 5] = [
     "supervisor_rs.getAllProcessHealth",
+    "supervisor_rs.getAllProcessTrees",
     "supervisor_rs.getProcessHealth",
+    "supervisor_rs.getProcessTree",
     "supervisor_rs.listMethods",
 ];
 
@@ -29,6 +31,34 @@ fn health(h: HealthInfo) -> Value {
         ("passed", Value::Bool(h.passed)),
         ("output", Value::from(h.output)),
     ])
+}
+
+/// One `TreeInfo` as a struct: sizes in KiB and CPU in microseconds, so that they stay
+/// plain `<int>`s any client reads.
+fn tree(t: TreeInfo) -> Value {
+    Value::structure([
+        ("name", Value::from(t.name)),
+        ("group", Value::from(t.group)),
+        ("pid", Value::Int(i64::from(t.pid))),
+        (
+            "pids",
+            Value::Array(t.pids.iter().map(|&p| Value::Int(i64::from(p))).collect()),
+        ),
+        (
+            "rss_kb",
+            Value::Int(i64::try_from(t.usage.rss_kb).unwrap_or(i64::MAX)),
+        ),
+        (
+            "cpu_usec",
+            Value::Int(i64::try_from(t.usage.cpu_usec).unwrap_or(i64::MAX)),
+        ),
+    ])
+}
+
+/// The one entry a namespec's query answers, BAD_NAME when there is none.
+fn only<T>(mut all: Vec<T>, name: &str) -> Result<T, Fault> {
+    all.pop()
+        .ok_or_else(|| Fault::from(crate::supervisor::SupervisorError::BadName(name.into())))
 }
 
 pub(crate) async fn call(handle: &Handle, name: &str, args: &Args<'_>) -> Result<Value, Fault> {
@@ -51,6 +81,16 @@ pub(crate) async fn call(handle: &Handle, name: &str, args: &Args<'_>) -> Result
             args.count(0, 0)?;
             let all = handle.get_health(None).await?;
             Ok(Value::Array(all.into_iter().map(health).collect()))
+        }
+        "getProcessTree" => {
+            args.count(1, 1)?;
+            let name = args.string(0)?;
+            only(handle.get_trees(Some(name)).await?, name).map(tree)
+        }
+        "getAllProcessTrees" => {
+            args.count(0, 0)?;
+            let all = handle.get_trees(None).await?;
+            Ok(Value::Array(all.into_iter().map(tree).collect()))
         }
         _ => Err(Fault::unknown_method()),
     }

@@ -1,0 +1,131 @@
+//! Process trees as procfs shows them: a process's descendants (by parent pid), and what a set
+//! of processes uses (resident memory, CPU time). A program's tree is its cgroup's processes
+//! where it has one (`crate::cgroup`); else its main process and the descendants found here.
+
+use std::collections::HashMap;
+use std::fs;
+
+/// What a set of processes uses now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Resident set, KiB (the sum of `statm`'s resident pages).
+    pub rss_kb: u64,
+    /// User + system CPU time so far, microseconds (`stat`'s utime + stime).
+    pub cpu_usec: u64,
+}
+
+/// Every live process's parent, from `/proc/<pid>/stat` (one scan of `/proc`).
+#[derive(Debug, Default)]
+pub struct Parents(HashMap<u32, u32>);
+
+/// The fields of `/proc/<pid>/stat` after the `(comm)` (which may hold spaces and parens).
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+impl Parents {
+    pub fn scan() -> Parents {
+        let Ok(dir) = fs::read_dir("/proc") else {
+            return Parents::default();
+        };
+        let map = dir
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| {
+                // After the comm: state, then ppid.
+                let ppid = stat_fields(pid)?.get(1)?.parse().ok()?;
+                Some((pid, ppid))
+            })
+            .collect();
+        Parents(map)
+    }
+
+    /// `root` and every process descending from it, `root` first.
+    pub fn tree(&self, root: u32) -> Vec<u32> {
+        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (&pid, &ppid) in &self.0 {
+            children.entry(ppid).or_default().push(pid);
+        }
+        let mut out = vec![root];
+        let mut i = 0;
+        while i < out.len() {
+            if let Some(kids) = children.get(&out[i]) {
+                let mut kids = kids.clone();
+                kids.sort_unstable();
+                out.extend(kids);
+            }
+            i += 1;
+        }
+        out
+    }
+}
+
+fn sysconf(name: nix::unistd::SysconfVar, fallback: u64) -> u64 {
+    nix::unistd::sysconf(name)
+        .ok()
+        .flatten()
+        .and_then(|v| u64::try_from(v).ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(fallback)
+}
+
+/// The usage of `pids` (a process gone meanwhile counts for nothing).
+pub fn usage(pids: &[u32]) -> Usage {
+    let page_kb = sysconf(nix::unistd::SysconfVar::PAGE_SIZE, 4096) / 1024;
+    let ticks = sysconf(nix::unistd::SysconfVar::CLK_TCK, 100);
+    let mut total = Usage::default();
+    for &pid in pids {
+        if let Some(pages) = fs::read_to_string(format!("/proc/{pid}/statm"))
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        {
+            total.rss_kb += pages * page_kb;
+        }
+        if let Some(f) = stat_fields(pid) {
+            // utime and stime are fields 14 and 15 of stat; 12 and 13 after the comm.
+            let t: u64 = [11, 12]
+                .iter()
+                .filter_map(|&i| f.get(i)?.parse::<u64>().ok())
+                .sum();
+            total.cpu_usec += t * 1_000_000 / ticks;
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_shell_and_its_two_children_are_one_tree() {
+        let mut sh = Command::new("sh")
+            .args(["-c", "sleep 7351 & sleep 7352 & wait"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let root = sh.id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let tree = loop {
+            let tree = Parents::scan().tree(root);
+            if tree.len() == 3 || Instant::now() > deadline {
+                break tree;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(tree.len(), 3, "{tree:?}");
+        assert_eq!(tree[0], root);
+        let used = usage(&tree);
+        assert!(used.rss_kb > 0, "{used:?}");
+        let _ = Command::new("pkill")
+            .args(["-P", &root.to_string()])
+            .status();
+        let _ = sh.kill();
+        let _ = sh.wait();
+        assert_eq!(usage(&[u32::MAX]), Usage::default(), "no such process");
+    }
+}
