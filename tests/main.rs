@@ -21,3 +21,4 @@ mod seed_session;
 mod superlance;
 mod support;
 mod trees;
+mod web;
