@@ -7,7 +7,7 @@
 //! - [`ctl`]: `supervisorctl`, the command-line client and its shell.
 //! - [`events`]: event types and payloads, listener pools, the listener protocol, capture mode.
 //! - [`fcgi`]: an `[fcgi-program:x]`'s listening socket, shared by its processes as their fd 0.
-//! - [`http`]: the unix and inet HTTP servers: XML-RPC, log tails, status page, auth.
+//! - [`http`]: the unix and inet HTTP servers: XML-RPC, log tails, auth.
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
 //! - [`rpc`]: the XML-RPC codec and the `supervisor.*`/`system.*` methods.
@@ -16,6 +16,7 @@
 //! - [`py`]: Python string semantics (`repr`, `strip`, `int()`) that messages must match.
 //! - [`signal`]: signal names and numbers as Supervisor spells them.
 //! - [`logs`]: the main log, child log capture and rotation, log reading for the API.
+//! - [`web`]: the web UI: a live process table and log views, its actions CSRF-safe POSTs.
 //! - [`sys`]: the few `unsafe` libc wrappers (child setup, reaping, fork, syslog).
 
 pub mod cgroup;
@@ -38,6 +39,7 @@ pub mod supervisor;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod users;
+pub mod web;
 
 /// The Supervisor version we are compatible with; reported by `-v` and `getSupervisorVersion`.
 pub const VERSION: &str = "4.3.0";

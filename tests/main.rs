@@ -24,3 +24,4 @@ mod seed_session;
 mod superlance;
 mod support;
 mod trees;
+mod web;

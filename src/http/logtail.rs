@@ -60,7 +60,7 @@ fn parse(path: &str) -> Option<(String, Channel)> {
 }
 
 /// `%xx` escapes decoded, as Medusa's `unquote` (invalid escapes are kept as written).
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -1,5 +1,5 @@
-//! The HTTP side of supervisord: one [`router`] serves XML-RPC (`/RPC2`), log tails
-//! (`/logtail/…`, `/mainlogtail`) and the status page on every unix and inet server; [`bind`]
+//! The HTTP side of supervisord: one router serves XML-RPC (`/RPC2`), log tails
+//! (`/logtail/…`, `/mainlogtail`) and the web UI ([`crate::web`]) on every unix and inet server; [`bind`]
 //! opens the listeners before daemonizing and [`serve`] runs them.
 //!
 //! Handlers are matched by URI prefix in Medusa's order (`/RPC2*`, `/logtail*`, `/mainlogtail*`,
@@ -11,7 +11,6 @@ mod deadline;
 pub mod fuzz;
 mod listen;
 mod logtail;
-mod page;
 
 use std::time::Duration;
 
@@ -26,6 +25,7 @@ use crate::rpc::xml;
 use crate::rpc::Dispatcher;
 
 pub use listen::{bind, serve, startup_messages, BoundListener, HttpError};
+pub(crate) use logtail::percent_decode;
 
 /// Bounds on what one client may cost. A client past them loses only its own connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,13 @@ async fn route(app: &App, request: hyper::Request<Incoming>) -> Response {
         }
         logtail::main(app.dispatcher.handle()).await
     } else {
-        page::serve(app.dispatcher.handle(), path).await
+        crate::web::serve(
+            app.dispatcher.handle(),
+            request.method(),
+            path,
+            request.headers(),
+        )
+        .await
     }
 }
 
@@ -154,7 +160,7 @@ fn reason(status: StatusCode) -> &'static str {
 }
 
 /// Medusa's error page, byte for byte, for every error status.
-fn error(status: StatusCode) -> Response {
+pub(crate) fn error(status: StatusCode) -> Response {
     let body = format!(
         "<head>\r\n<title>Error response</title>\r\n</head>\r\n<body>\r\n<h1>Error response</h1>\r\n<p>Error code {}.\r\n<p>Message: {}.\r\n</body>\r\n",
         status.as_u16(),
@@ -173,7 +179,7 @@ fn error(status: StatusCode) -> Response {
 }
 
 /// A streaming response body fed by a task (log tails never end on their own).
-struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+pub(crate) struct ChannelBody(pub(crate) tokio::sync::mpsc::Receiver<Bytes>);
 
 impl axum::body::HttpBody for ChannelBody {
     type Data = Bytes;
@@ -190,7 +196,7 @@ impl axum::body::HttpBody for ChannelBody {
 }
 
 impl ChannelBody {
-    fn into_body(self) -> Body {
+    pub(crate) fn into_body(self) -> Body {
         Body::new(self)
     }
 }

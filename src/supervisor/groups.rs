@@ -9,6 +9,7 @@ use crate::process::{Input, Lifecycle, ProcessState};
 
 use super::actor::{Mood, Supervisor};
 use super::effects::open_logs;
+use super::handle::Change;
 use super::info::{ConfigDiff, SupervisorError};
 use super::reload;
 use super::table::Process;
@@ -64,6 +65,7 @@ impl Supervisor {
             self.add_pool(pool);
         }
         self.notify(Event::group(true, &name));
+        self.status.publish(Change::Groups);
         // Python's `ProcessGroup.transition` walks its processes dict in config order (a
         // `[group:x]` keeps its `programs=` order), not by priority.
         let by_hand = self.stopped_by_hand.as_ref();
@@ -154,6 +156,7 @@ impl Supervisor {
                     }
                 }
                 self.notify(Event::group(false, &name));
+                self.status.publish(Change::Groups);
                 Ok(())
             }
         }

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::info::{
     Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation, ProcessInfo,
@@ -19,12 +19,27 @@ pub struct Handle {
     status: Option<Arc<Status>>,
 }
 
+/// How many changes a slow watcher may fall behind before it is told it lagged (and starts
+/// over from a fresh snapshot).
+const CHANGES_BACKLOG: usize = 1024;
+
 /// What the actor publishes for the cheap `supervisor.*` calls: whether its mood is RUNNING
-/// (every call faults SHUTDOWN_STATE otherwise) and the daemon's identity.
+/// (every call faults SHUTDOWN_STATE otherwise) and the daemon's identity; and the stream of
+/// its state changes, for live views that must not poll the process table.
 #[derive(Debug)]
 pub struct Status {
     running: AtomicBool,
     identifier: RwLock<Arc<str>>,
+    changes: broadcast::Sender<Change>,
+}
+
+/// One change in the process table, as the actor saw it happen.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A process entered a new state; its info as of then.
+    Process(Arc<ProcessInfo>),
+    /// Groups were added or removed: the set of processes itself changed.
+    Groups,
 }
 
 impl Status {
@@ -32,7 +47,19 @@ impl Status {
         Status {
             running: AtomicBool::new(true),
             identifier: RwLock::new(Arc::from(identifier)),
+            changes: broadcast::channel(CHANGES_BACKLOG).0,
         }
+    }
+
+    /// Whether anyone watches the changes (the actor builds a change only for watchers).
+    pub fn watched(&self) -> bool {
+        self.changes.receiver_count() > 0
+    }
+
+    /// Called by the actor on every change of the process table.
+    pub fn publish(&self, change: Change) {
+        // No watcher is not an error: the change simply goes unseen.
+        let _ = self.changes.send(change);
     }
 
     /// Called by the actor whenever its mood changes.
@@ -64,6 +91,12 @@ impl Handle {
             requests,
             status: Some(status),
         }
+    }
+
+    /// The actor's changes from now on; `None` from a handle without published status (whose
+    /// watchers can only take snapshots).
+    pub fn changes(&self) -> Option<broadcast::Receiver<Change>> {
+        self.status.as_ref().map(|s| s.changes.subscribe())
     }
 
     /// Ok while the supervisor's mood is RUNNING, else SHUTDOWN_STATE (as every

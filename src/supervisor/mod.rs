@@ -28,7 +28,7 @@ mod trees;
 mod waiters;
 
 pub use actor::{Mood, Outcome, Reread, Supervisor};
-pub use handle::Handle;
+pub use handle::{Change, Handle};
 pub use info::{
     namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation,
     ProcessInfo, ProcessResult, SupervisorError, TreeInfo,

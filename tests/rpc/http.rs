@@ -323,8 +323,32 @@ async fn pages_status_and_ok() {
     )
     .await;
     assert_eq!(r.status, 200);
-    assert!(r.text().contains("grp:never"), "{}", r.text());
-    assert!(r.text().contains("Not started"));
+    assert!(
+        r.text().contains("<script src=\"/web/app.js\""),
+        "{}",
+        r.text()
+    );
+    // The page's data: a snapshot of every process, first on its event stream.
+    let mut conn = server.unix().await;
+    conn.write_all(b"GET /web/events HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let snapshot = async {
+        while !String::from_utf8_lossy(&seen).contains("]}\n\n") {
+            let mut chunk = [0u8; 4096];
+            let n = conn.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "stream closed: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), snapshot)
+        .await
+        .expect("a snapshot within 5 s");
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("event: snapshot\n"), "{text}");
+    assert!(text.contains("\"namespec\":\"grp:never\""), "{text}");
+    assert!(text.contains("Not started"), "{text}");
     let r = exchange(&mut server.unix().await, b"GET /ok.html HTTP/1.0\r\n\r\n").await;
     assert_eq!((r.status, r.text().as_str()), (200, "OK"));
     server.stop().await;

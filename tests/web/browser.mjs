@@ -1,0 +1,27 @@
+// Debian's chromium, headless, in a fresh profile: what the e2e tests and the screenshots run in.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+// A persistent context in a new user-data-dir (removed by `close`); `options` go to the context
+// (viewport, colorScheme, httpCredentials).
+export async function open(options = {}) {
+  const profile = mkdtempSync(join(tmpdir(), 'sv-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ARGS,
+    ...options,
+  });
+  const close = async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, close };
+}
