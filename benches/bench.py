@@ -12,6 +12,7 @@ method. Standard library only; run through scripts/bench.sh.
 import argparse
 import ctypes
 import datetime
+import json
 import math
 import multiprocessing
 import os
@@ -1026,6 +1027,45 @@ def bench_ctl(binary, ctx):
     return {"ctl_status": status, "ctl_start": start}
 
 
+
+class WebDaemon(Daemon):
+    """A Daemon that also serves HTTP on a 127.0.0.1 port (a browser cannot use the socket)."""
+
+    def __init__(self, binary, ctx, programs, name):
+        super().__init__(binary, ctx, programs, name)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+
+    def config(self):
+        return super().config() + f"\n[inet_http_server]\nport = 127.0.0.1:{self.port}\n"
+
+
+def bench_web(binary, ctx):
+    """The web UI in headless Chromium (`tests/web/bench.mjs`, playwright-core) against the
+    fleet's `sleep` programs, each page in a browser context of its own. Rendered: from
+    navigation to every row in the table (median of 3 loads). Latency: from a page's stop/start
+    POST to its row showing the new state, 20 of each (p50, p99). CPU: the daemon's
+    utime+stime for 200 restarts (800 state changes) with 0, 1 and 10 pages open; the stream
+    ratio is (10 pages - none) / (1 page - none). Ours only: Python's page has no live
+    stream."""
+    if binary != ctx.ctl_daemon:
+        raise BenchError("Python's page has no live stream; the web UI is ours only")
+    n = ctx.scale.fleet
+    with WebDaemon(binary, ctx, [sleepers(n)], "web") as daemon:
+        daemon.wait_all_running(n)
+        done = subprocess.run(
+            ["node", str(BENCHES.parent / "tests/web/bench.mjs"), f"http://127.0.0.1:{daemon.port}/",
+             str(daemon.pid), str(n)], capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise BenchError(f"bench.mjs failed: {done.stderr.strip()[-500:]}")
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        return {"web_render": figures["render_ms"], "web_latency_p50": figures["latency_p50_ms"],
+                "web_latency_p99": figures["latency_p99_ms"], "web_cpu0": figures["cpu0_ms"],
+                "web_cpu1": figures["cpu1_ms"], "web_cpu10": figures["cpu10_ms"],
+                "web_stream_ratio": figures["stream_ratio"]}
+
+
 SCENARIOS = [
     Scenario("rss", "Daemon memory, {s.rss_programs} programs running", bench_rss, [
         Metric("rss", "VmRSS", "MB", (("python", "<=", 0.1),)),
@@ -1073,6 +1113,14 @@ SCENARIOS = [
         Metric("bind", "Popen → socket file", "ms"),
         Metric("launch", "Popen → all RUNNING", "s"),
         *stall_metrics()]),
+    Scenario("web", "Web UI in Chromium, {s.fleet} programs", bench_web, [
+        Metric("web_render", "navigation → table rendered", "ms", (("abs", "<=", 1000),)),
+        Metric("web_latency_p50", "action → row changed, p50", "ms", (("abs", "<=", 100),)),
+        Metric("web_latency_p99", "action → row changed, p99", "ms"),
+        Metric("web_cpu0", "daemon CPU, 800 changes, no page", "ms"),
+        Metric("web_cpu1", "daemon CPU, 800 changes, 1 page", "ms"),
+        Metric("web_cpu10", "daemon CPU, 800 changes, 10 pages", "ms"),
+        Metric("web_stream_ratio", "stream cost, 10 pages / 1 page", "×", (("abs", "<=", 10),))]),
 ]
 
 

@@ -253,6 +253,14 @@ fn every_web_answer_has_the_security_headers_and_no_secret() {
         !page.contains("<script>") && !page.contains(" style="),
         "inline script or style:\n{page}"
     );
+    let (status, head, log) = get(&d, "/web/download/main");
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-disposition: attachment; filename=\"main.log\""),
+        "{head}"
+    );
+    assert!(log.contains("supervisord started with pid"), "{log}");
+    assert_eq!(get(&d, "/web/download/nosuch/stdout").0, 404);
     let (_, head, _) = get(&d, "/web/app.js");
     assert!(head.contains("content-type: text/javascript"), "{head}");
     // The same auth as the API.

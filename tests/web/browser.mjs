@@ -25,3 +25,10 @@ export async function open(options = {}) {
   };
   return { context, close };
 }
+
+// A browser whose contexts are separate profiles (each with its own connection pool, as separate
+// users' browsers are; one profile allows only 6 connections per host, and each open page holds
+// one for its event stream). Playwright gives it a fresh temporary user-data-dir.
+export async function launch() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
+}

@@ -45,8 +45,20 @@ function accept(p) {
 
 // ---- the live stream ----
 
+// A hidden tab gives its stream back: a browser allows only 6 connections per server, and each
+// open stream holds one. Shown again, it reconnects and starts from a fresh snapshot.
+let source = null;
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden && source) {
+    source.close();
+    source = null;
+  } else if (!document.hidden && !source) {
+    connect();
+  }
+});
+
 function connect() {
-  const source = new EventSource('/web/events');
+  source = new EventSource('/web/events');
   const conn = $('connection');
   source.onopen = () => { conn.textContent = 'live'; conn.className = 'conn live'; };
   source.onerror = () => { conn.textContent = 'reconnecting…'; conn.className = 'conn down'; };
