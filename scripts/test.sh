@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/pyref.sh
 
 if [ ! -x /usr/bin/chromium ]; then
+    export DEBIAN_FRONTEND=noninteractive
     if ! apt-get install -y chromium; then
         apt-get update
         apt-get install -y chromium
