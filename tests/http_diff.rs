@@ -223,20 +223,9 @@ fn tcp(d: &Daemon, raw: &str) -> Raw {
     }
 }
 
-const AUTH: &str = "
-[inet_http_server]
-port=127.0.0.1:{port}
-username=user
-password=123
-
-[program:sleeper]
-command=sleep 1000
-startsecs=0
-";
-
 #[test]
 fn tcp_auth_answers_as_medusa() {
-    let pair = Pair::start(AUTH);
+    let pair = Pair::start(crate::support::AUTHED_SLEEPER);
     let body = call_body("supervisor.getState", &[]);
     let post_with = |auth: &str| {
         format!(
@@ -470,7 +459,7 @@ fn a_deferred_start_does_not_block_other_clients() {
 /// the ctl config does not have: the screens must match Python's daemon.
 #[test]
 fn interactive_supervisorctl_prompts_for_credentials() {
-    let pair = Pair::start(AUTH);
+    let pair = Pair::start(crate::support::AUTHED_SLEEPER);
     pair.wait_for_state("sleeper", "RUNNING");
     let (py, ours) = pair.both(|d| {
         let ctl_conf = d.dir().join("ctl.conf");

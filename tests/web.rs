@@ -149,20 +149,9 @@ fn state(d: &Daemon, name: &str) -> String {
     d.info(name).field("statename").str().to_owned()
 }
 
-const SLEEPER: &str = "
-[inet_http_server]
-port=127.0.0.1:{port}
-username=user
-password=123
-
-[program:sleeper]
-command=sleep 1000
-startsecs=0
-";
-
 #[test]
 fn actions_are_same_origin_posts_only() {
-    let d = Daemon::start(Impl::Ours, SLEEPER);
+    let d = Daemon::start(Impl::Ours, crate::support::AUTHED_SLEEPER);
     d.wait_for_state("sleeper", "RUNNING", Duration::from_secs(10));
     // Python's GET links show the page and do nothing.
     let (status, _, body) = get(&d, "/index.html?processname=sleeper&action=stop");
@@ -223,7 +212,7 @@ fn actions_are_same_origin_posts_only() {
 
 #[test]
 fn every_web_answer_has_the_security_headers_and_no_secret() {
-    let d = Daemon::start(Impl::Ours, SLEEPER);
+    let d = Daemon::start(Impl::Ours, crate::support::AUTHED_SLEEPER);
     let csp = "content-security-policy: default-src 'self'; script-src 'self'; style-src 'self'; \
                img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
                form-action 'self'";
@@ -280,7 +269,7 @@ fn every_web_answer_has_the_security_headers_and_no_secret() {
 
 #[test]
 fn the_live_stream_sends_a_snapshot_then_each_change() {
-    let d = Daemon::start(Impl::Ours, SLEEPER);
+    let d = Daemon::start(Impl::Ours, crate::support::AUTHED_SLEEPER);
     d.wait_for_state("sleeper", "RUNNING", Duration::from_secs(10));
     let mut conn = TcpStream::connect(("127.0.0.1", d.port())).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))

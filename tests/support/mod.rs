@@ -27,6 +27,19 @@ use tempfile::TempDir;
 pub use xmlrpc::{RpcError, Value};
 
 /// How often polling loops look again.
+/// A body with an `[inet_http_server]` (user `user`, password `123`) and one long-running
+/// program, `sleeper`.
+pub const AUTHED_SLEEPER: &str = "
+[inet_http_server]
+port=127.0.0.1:{port}
+username=user
+password=123
+
+[program:sleeper]
+command=sleep 1000
+startsecs=0
+";
+
 const POLL: Duration = Duration::from_millis(50);
 /// How long a daemon may take to answer on its socket after launch.
 const START_DEADLINE: Duration = Duration::from_secs(20);
