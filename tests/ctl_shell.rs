@@ -114,7 +114,7 @@ fn reload_asks_and_the_shell_goes_on() {
     let steps = r#"[
         {"expect": "supervisor> "}, {"send": "reload\r"},
         {"expect": "Really restart the remote supervisord process y/N? "}, {"send": "y\r"},
-        {"expect": "Restarted supervisord"},
+        {"expect": "Restarted supervisord"}, {"expect": "supervisor> "},
         {"send": "status qrd\r", "until": "uptime"},
         {"expect": "supervisor> "}, {"send": "shutdown\r"},
         {"expect": "Really shut the remote supervisord process down y/N? "}, {"send": "n\r"},

@@ -88,11 +88,18 @@ function schedule() {
   scheduled = true;
   requestAnimationFrame(() => {
     scheduled = false;
-    if (rebuild) buildTable(); else for (const ns of dirty) updateRow(ns);
+    // A change touches its own row: the filter is applied to the whole table only when the
+    // table is rebuilt (or the filter edited), so one change costs one row, not a thousand.
+    if (rebuild) {
+      buildTable();
+      applyFilter();
+    } else {
+      for (const ns of dirty) { updateRow(ns); filterRow(ns, filterWords()); }
+      if (filterWords().length > 0) hideEmptyGroups();
+    }
     rebuild = false;
     dirty = new Set();
     updateCounts();
-    applyFilter();
   });
 }
 
@@ -111,6 +118,8 @@ function buildTable() {
   const table = $('processes');
   for (const body of table.querySelectorAll('tbody')) body.remove();
   rows.clear();
+  onScreen.clear();
+  watcher.disconnect();
   const loose = el('tbody', { class: 'loose' });
   for (const [group, members] of groupsOf()) {
     // A program alone in its namesake group is shown without a group header, as Python does.
@@ -168,6 +177,7 @@ function makeRow(p) {
   stateCell.append(state);
   tr.append(stateCell, desc, name, actions);
   rows.set(p.namespec, { tr, state, desc, name, buttons });
+  watcher.observe(tr);
   updateRow(p.namespec);
   return tr;
 }
@@ -208,23 +218,46 @@ function updateCounts() {
   }
 }
 
-function applyFilter() {
-  const words = $('filter').value.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  for (const [ns, r] of rows) {
-    const p = procs.get(ns);
-    const hay = `${ns} ${p.state} ${p.description}`.toLowerCase();
-    r.tr.hidden = !words.every((w) => hay.includes(w));
-  }
+function filterWords() {
+  return $('filter').value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+function filterRow(ns, words) {
+  const p = procs.get(ns);
+  const r = rows.get(ns);
+  if (!p || !r) return;
+  const hay = `${ns} ${p.state} ${p.description}`.toLowerCase();
+  const hidden = !words.every((w) => hay.includes(w));
+  if (r.tr.hidden !== hidden) r.tr.hidden = hidden;
+}
+
+function hideEmptyGroups() {
+  const words = filterWords();
   for (const body of document.querySelectorAll('tbody.group')) {
     body.hidden = words.length > 0 && !body.querySelector('tr.proc:not([hidden])');
   }
 }
 
-// Uptimes tick here, not on the server: one text update per running row per second.
+function applyFilter() {
+  const words = filterWords();
+  for (const ns of rows.keys()) filterRow(ns, words);
+  hideEmptyGroups();
+}
+
+// Uptimes tick here, not on the server: once a second, for the running rows on screen only
+// (a thousand rows rewritten every second would make every frame late).
+const onScreen = new Set();
+const watcher = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const ns = e.target.dataset.namespec;
+    if (e.isIntersecting) onScreen.add(ns); else onScreen.delete(ns);
+  }
+});
 setInterval(() => {
-  for (const [ns, r] of rows) {
+  for (const ns of onScreen) {
     const p = procs.get(ns);
-    if (p && p.state === 'RUNNING') r.desc.textContent = describe(p);
+    const r = rows.get(ns);
+    if (p && r && p.state === 'RUNNING') r.desc.textContent = describe(p);
   }
 }, 1000);
 
