@@ -245,3 +245,43 @@ fn bad_health_options_are_config_errors_naming_the_option() {
     assert!(err.contains("needs a port"), "{err}");
     assert!(err.contains("line 4"), "{err}");
 }
+
+/// `memory_limit` (issue 16 item 4) shares the restart path and the event plumbing.
+#[test]
+fn a_program_over_its_memory_limit_is_restarted() {
+    let python = support::pyref().join("bin/python");
+    let body = format!(
+        "[program:hog]\ncommand={python} -c \"x = b'x' * (64 << 20); import time; time.sleep(1000)\"\n\
+         startsecs=0\nmemory_limit=32MB\n\
+         [program:small]\ncommand=sleep 1000\nstartsecs=0\nmemory_limit=512MB\n{}",
+        listener("mem", "PROCESS_MEMORY_LIMIT"),
+        python = python.display()
+    );
+    let d = support::Daemon::start(Impl::Ours, &body);
+    d.wait_for_state("small", "RUNNING", DEADLINE);
+    let small = pid(&d, "small");
+    d.wait_for_log("WARN hog uses ", DEADLINE);
+    d.wait_for_log("over its memory_limit of 32.0 MB: restarting it", DEADLINE);
+    wait_until("the limit event", || !got(&d, "mem").is_empty());
+    let event = &got(&d, "mem")[0];
+    assert!(
+        event.starts_with("PROCESS_MEMORY_LIMIT processname:hog groupname:hog pid:"),
+        "{event}"
+    );
+    assert!(event.ends_with(" limit_kb:32768"), "{event}");
+    let over: i64 = event
+        .split_whitespace()
+        .find_map(|t| t.strip_prefix("pid:"))
+        .and_then(|p| p.parse().ok())
+        .expect("a pid in the event");
+    wait_until("hog restarted", || {
+        let now = pid(&d, "hog");
+        now > 0 && now != over
+    });
+    assert_eq!(
+        pid(&d, "small"),
+        small,
+        "a program under its limit is left alone"
+    );
+    assert!(!d.main_log().contains("unknown key"));
+}

@@ -54,6 +54,7 @@ fn process(p: &ProcessConfig, group: &str) -> Value {
     );
     m.insert("killasgroup".into(), json!(p.killasgroup));
     m.insert("healthcheck".into(), healthcheck(p.healthcheck.as_ref()));
+    m.insert("memory_limit".into(), json!(p.memory_limit));
     m.insert("uid".into(), json!(p.uid));
     m.insert("redirect_stderr".into(), json!(p.redirect_stderr));
     m.insert(

@@ -51,6 +51,7 @@ const PROGRAM: &[&str] = &[
     "healthcheck_retries",
     "healthcheck_start_period",
     "healthcheck_action",
+    "memory_limit",
 ];
 
 const EVENTLISTENER: &[&str] = &["events", "buffer_size", "result_handler"];

@@ -259,4 +259,7 @@ pub struct ProcessConfig {
     pub serverurl: Option<String>,
     /// Ours (`healthcheck=` and its options): how a running process is probed.
     pub healthcheck: Option<HealthCheck>,
+    /// Ours (`memory_limit=512MB`): the most resident memory the program's whole tree may use,
+    /// bytes; over it, the program is restarted.
+    pub memory_limit: Option<u64>,
 }

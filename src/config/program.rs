@@ -30,6 +30,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "PROCESS_HEALTH_HEALTHY",
     "PROCESS_HEALTH_UNHEALTHY",
     "PROCESS_LOG",
+    "PROCESS_MEMORY_LIMIT",
     "PROCESS_LOG_STDERR",
     "PROCESS_LOG_STDOUT",
     "PROCESS_STATE",
@@ -500,6 +501,8 @@ fn read_processes(
     let required = r.convert(section, "required", "false", &c, types::boolean)?;
     let killmode = r.convert(section, "killmode", "mixed", &c, types::kill_mode)?;
     let healthcheck = super::health::read(r, section, &c)?;
+    let memory_limit = r.convert(section, "memory_limit", "0", &c, types::byte_size)?;
+    let memory_limit = u64::try_from(memory_limit).ok().filter(|&m| m > 0);
     let killasgroup = r.convert(
         section,
         "killasgroup",
@@ -682,6 +685,7 @@ fn read_processes(
             umask,
             serverurl: serverurl.clone(),
             healthcheck: healthcheck.clone(),
+            memory_limit,
         });
         num += 1;
     }

@@ -24,6 +24,8 @@ pub enum EventType {
     ProcessHealthHealthy,
     /// Ours: `healthcheck_retries` probes failed in a row.
     ProcessHealthUnhealthy,
+    /// Ours: the program's tree went over its `memory_limit`.
+    ProcessMemoryLimit,
 }
 
 /// The tick types with their periods, in the order Python sends them (`TICK_EVENTS`).
@@ -61,6 +63,7 @@ impl EventType {
             EventType::ProcessGroupRemoved => "PROCESS_GROUP_REMOVED",
             EventType::ProcessHealthHealthy => "PROCESS_HEALTH_HEALTHY",
             EventType::ProcessHealthUnhealthy => "PROCESS_HEALTH_UNHEALTHY",
+            EventType::ProcessMemoryLimit => "PROCESS_MEMORY_LIMIT",
         }
     }
 
@@ -82,6 +85,7 @@ impl EventType {
             EventType::ProcessGroupRemoved => 19,
             EventType::ProcessHealthHealthy => 20,
             EventType::ProcessHealthUnhealthy => 21,
+            EventType::ProcessMemoryLimit => 22,
         };
         1 << n
     }
@@ -133,6 +137,7 @@ pub fn subscription_mask(name: &str) -> Option<u32> {
         }
         "PROCESS_HEALTH_HEALTHY" => bit(EventType::ProcessHealthHealthy),
         "PROCESS_HEALTH_UNHEALTHY" => bit(EventType::ProcessHealthUnhealthy),
+        "PROCESS_MEMORY_LIMIT" => bit(EventType::ProcessMemoryLimit),
         "PROCESS_GROUP_ADDED" => bit(EventType::ProcessGroupAdded),
         "PROCESS_GROUP_REMOVED" => bit(EventType::ProcessGroupRemoved),
         _ => ProcessState::ALL
@@ -287,6 +292,16 @@ impl Event {
         }
     }
 
+    /// PROCESS_MEMORY_LIMIT (ours): the tree's resident memory and the limit, in KiB.
+    pub fn memory_limit(process: &str, group: &str, pid: u32, rss_kb: u64, limit_kb: u64) -> Event {
+        Event {
+            kind: EventType::ProcessMemoryLimit,
+            payload: format!(
+                "processname:{process} groupname:{group} pid:{pid} rss_kb:{rss_kb} limit_kb:{limit_kb}"
+            ),
+        }
+    }
+
     /// PROCESS_GROUP_ADDED / _REMOVED (the payload ends with a newline, as Python's).
     pub fn group(added: bool, group: &str) -> Event {
         Event {
@@ -318,11 +333,14 @@ mod tests {
         for ours in [
             EventType::ProcessHealthHealthy,
             EventType::ProcessHealthUnhealthy,
+            EventType::ProcessMemoryLimit,
         ] {
             assert_eq!(all & ours.bit(), 0, "{}", ours.name());
-            assert_ne!(subscription_mask("PROCESS_HEALTH").unwrap() & ours.bit(), 0);
             assert_eq!(subscription_mask(ours.name()), Some(ours.bit()));
         }
+        let health = subscription_mask("PROCESS_HEALTH").unwrap();
+        assert_ne!(health & EventType::ProcessHealthHealthy.bit(), 0);
+        assert_eq!(health & EventType::ProcessMemoryLimit.bit(), 0);
     }
 
     #[test]

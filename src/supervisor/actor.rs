@@ -308,6 +308,7 @@ impl Supervisor {
                 TimerKey::HealthProbe(id) => self.health_probe(id),
                 TimerKey::HealthTimeout(id) => self.health_timeout(id),
                 TimerKey::HealthRestart(id) => self.health_restart(id),
+                TimerKey::MemorySample => self.sample_memory(),
                 TimerKey::Watchdog => {
                     if let Some(n) = &self.notify {
                         n.send("WATCHDOG=1");

@@ -29,6 +29,9 @@ pub(super) struct Report {
     outcome: Result<String, String>,
 }
 
+/// How often the memory of programs with a `memory_limit` is looked at.
+pub(super) const MEMORY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The most of a command probe's output kept for the log and the status.
 const OUTPUT_KEPT: usize = 512;
 
@@ -94,6 +97,13 @@ impl Supervisor {
             }
         }
         let Some(p) = self.table.get(id) else { return };
+        if to == ProcessState::Running
+            && p.config.memory_limit.is_some()
+            && !self.timers.is_armed(TimerKey::MemorySample)
+        {
+            self.timers
+                .arm(TimerKey::MemorySample, Instant::now() + MEMORY_EVERY);
+        }
         if check_of(&p.config).is_none() {
             return;
         }
@@ -318,11 +328,19 @@ impl Supervisor {
                 ));
                 self.notify(Event::health(false, &name, &group, pid, failures, &detail));
                 if check.action == HealthAction::Restart {
-                    self.probes.restarting.push(id);
-                    self.feed(id, Input::Stop);
+                    self.stop_then_start(id);
                 }
             }
         }
+    }
+
+    /// Stops `id` and starts it again once it is STOPPED (a failed health check, a memory
+    /// limit).
+    pub(super) fn stop_then_start(&mut self, id: ProcId) {
+        if !self.probes.restarting.contains(&id) {
+            self.probes.restarting.push(id);
+        }
+        self.feed(id, Input::Stop);
     }
 
     /// A process its health check stopped is STOPPED: it starts again (unless the daemon is

@@ -15,6 +15,7 @@ mod groups;
 pub mod handle;
 mod health;
 pub mod info;
+mod memory;
 mod reload;
 mod remember;
 pub mod request;

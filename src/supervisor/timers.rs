@@ -30,8 +30,10 @@ pub enum TimerKey {
     HealthProbe(ProcId),
     /// The end of the health probe under way.
     HealthTimeout(ProcId),
-    /// Start again a process its health check stopped.
+    /// Start again a process its health check or memory limit stopped.
     HealthRestart(ProcId),
+    /// The next look at the memory of the programs with a `memory_limit`, once a second.
+    MemorySample,
 }
 
 /// The deadlines, ordered by time, plus an index to replace or cancel one in O(log n).

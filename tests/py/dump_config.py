@@ -91,6 +91,7 @@ def process_obj(p, group_name):
         "required": False,
         "killmode": "mixed",
         "healthcheck": None,
+        "memory_limit": None,
         "killasgroup": bool(p.killasgroup),
         "uid": p.uid,
         "redirect_stderr": bool(p.redirect_stderr),
