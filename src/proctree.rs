@@ -14,9 +14,10 @@ pub struct Usage {
     pub cpu_usec: u64,
 }
 
-/// Every live process's parent, from `/proc/<pid>/stat` (one scan of `/proc`).
+/// Every live process's children, from the parent pids of `/proc/<pid>/stat` (one scan of
+/// `/proc`, for any number of trees).
 #[derive(Debug, Default)]
-pub struct Parents(HashMap<u32, u32>);
+pub struct Parents(HashMap<u32, Vec<u32>>);
 
 /// The fields of `/proc/<pid>/stat` after the `(comm)` (which may hold spaces and parens).
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
@@ -30,31 +31,29 @@ impl Parents {
         let Ok(dir) = fs::read_dir("/proc") else {
             return Parents::default();
         };
-        let map = dir
+        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+        for pid in dir
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter_map(|pid| {
-                // After the comm: state, then ppid.
-                let ppid = stat_fields(pid)?.get(1)?.parse().ok()?;
-                Some((pid, ppid))
-            })
-            .collect();
-        Parents(map)
+        {
+            // After the comm: state, then ppid.
+            if let Some(ppid) = stat_fields(pid).and_then(|f| f.get(1)?.parse::<u32>().ok()) {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+        for kids in children.values_mut() {
+            kids.sort_unstable();
+        }
+        Parents(children)
     }
 
     /// `root` and every process descending from it, `root` first.
     pub fn tree(&self, root: u32) -> Vec<u32> {
-        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (&pid, &ppid) in &self.0 {
-            children.entry(ppid).or_default().push(pid);
-        }
         let mut out = vec![root];
         let mut i = 0;
         while i < out.len() {
-            if let Some(kids) = children.get(&out[i]) {
-                let mut kids = kids.clone();
-                kids.sort_unstable();
-                out.extend(kids);
+            if let Some(kids) = self.0.get(&out[i]) {
+                out.extend_from_slice(kids);
             }
             i += 1;
         }
@@ -71,18 +70,25 @@ fn sysconf(name: nix::unistd::SysconfVar, fallback: u64) -> u64 {
         .unwrap_or(fallback)
 }
 
+/// The resident memory of `pids`, KiB (`statm`'s resident pages; a process gone meanwhile
+/// counts for nothing). What a memory limit needs, without the CPU [`usage`] also reads.
+pub fn rss_kb(pids: &[u32]) -> u64 {
+    let page_kb = sysconf(nix::unistd::SysconfVar::PAGE_SIZE, 4096) / 1024;
+    pids.iter()
+        .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/statm")).ok())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * page_kb)
+        .sum()
+}
+
 /// The usage of `pids` (a process gone meanwhile counts for nothing).
 pub fn usage(pids: &[u32]) -> Usage {
-    let page_kb = sysconf(nix::unistd::SysconfVar::PAGE_SIZE, 4096) / 1024;
     let ticks = sysconf(nix::unistd::SysconfVar::CLK_TCK, 100);
-    let mut total = Usage::default();
+    let mut total = Usage {
+        rss_kb: rss_kb(pids),
+        cpu_usec: 0,
+    };
     for &pid in pids {
-        if let Some(pages) = fs::read_to_string(format!("/proc/{pid}/statm"))
-            .ok()
-            .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        {
-            total.rss_kb += pages * page_kb;
-        }
         if let Some(f) = stat_fields(pid) {
             // utime and stime are fields 14 and 15 of stat; 12 and 13 after the comm.
             let t: u64 = [11, 12]

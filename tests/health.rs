@@ -192,7 +192,11 @@ fn http_and_tcp_checks_with_no_action() {
         DEADLINE,
     );
     let broken = pid(&d, "broken");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Probes go on failing, and nothing restarts it.
+    d.wait_for_log(
+        "failed (4 in a row): HTTP 404 from http://127.0.0.1",
+        DEADLINE,
+    );
     assert_eq!(pid(&d, "broken"), broken, "action=none never restarts");
     assert_eq!(
         d.main_log().matches("broken is unhealthy").count(),

@@ -63,6 +63,7 @@ impl Supervisor {
                 self.state_event(id, from, to, expected, pid, tries);
                 self.on_state_change(id, to);
                 self.health_on_state(id, to);
+                self.memory_on_state(id, to);
             }
         }
     }

@@ -29,9 +29,6 @@ pub(super) struct Report {
     outcome: Result<String, String>,
 }
 
-/// How often the memory of programs with a `memory_limit` is looked at.
-pub(super) const MEMORY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// The most of a command probe's output kept for the log and the status.
 const OUTPUT_KEPT: usize = 512;
 
@@ -97,13 +94,6 @@ impl Supervisor {
             }
         }
         let Some(p) = self.table.get(id) else { return };
-        if to == ProcessState::Running
-            && p.config.memory_limit.is_some()
-            && !self.timers.is_armed(TimerKey::MemorySample)
-        {
-            self.timers
-                .arm(TimerKey::MemorySample, Instant::now() + MEMORY_EVERY);
-        }
         if check_of(&p.config).is_none() {
             return;
         }

@@ -3,17 +3,33 @@
 //! over its limit is restarted, with a log line naming both sizes and a PROCESS_MEMORY_LIMIT
 //! event.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::events::Event;
 use crate::process::ProcessState;
+use crate::proctree;
 
 use super::actor::Supervisor;
-use super::health::MEMORY_EVERY;
 use super::table::ProcId;
 use super::timers::TimerKey;
 
+/// How often the memory of programs with a `memory_limit` is looked at.
+const EVERY: Duration = Duration::from_secs(1);
+
 impl Supervisor {
+    /// Every state change: a limited program entering RUNNING starts the sampling (which stops
+    /// by itself once no limited program runs).
+    pub(super) fn memory_on_state(&mut self, id: ProcId, to: ProcessState) {
+        let limited = self
+            .table
+            .get(id)
+            .is_some_and(|p| p.config.memory_limit.is_some());
+        if to == ProcessState::Running && limited && !self.timers.is_armed(TimerKey::MemorySample) {
+            self.timers
+                .arm(TimerKey::MemorySample, Instant::now() + EVERY);
+        }
+    }
+
     /// The sampling timer: checks every limited RUNNING program, then re-arms while any is.
     pub(super) fn sample_memory(&mut self) {
         let limited: Vec<ProcId> = self
@@ -30,34 +46,37 @@ impl Supervisor {
         if limited.is_empty() {
             return;
         }
-        // Every id is in the table (just filtered), so the trees come one per id, in order.
-        let trees = self.tree_infos(&limited);
-        for (id, tree) in limited.into_iter().zip(trees) {
+        let mut parents = None;
+        for id in limited {
             let Some(limit) = self.table.get(id).and_then(|p| p.config.memory_limit) else {
                 continue;
             };
-            let rss = tree.usage.rss_kb * 1024;
+            let rss_kb = proctree::rss_kb(&self.tree_pids(id, &mut parents));
+            let rss = rss_kb * 1024;
             if rss <= limit {
                 continue;
             }
+            let Some(p) = self.table.get(id) else {
+                continue;
+            };
+            let (name, group, pid) = (p.config.name.clone(), p.group.clone(), p.life.pid);
             self.log.warn(format!(
-                "{} uses {} of memory (its process tree), over its memory_limit of {}: \
+                "{name} uses {} of memory (its process tree), over its memory_limit of {}: \
                  restarting it",
-                tree.name,
                 size(rss),
                 size(limit)
             ));
             self.notify(Event::memory_limit(
-                &tree.name,
-                &tree.group,
-                tree.pid,
-                tree.usage.rss_kb,
+                &name,
+                &group,
+                pid,
+                rss_kb,
                 limit / 1024,
             ));
             self.stop_then_start(id);
         }
         self.timers
-            .arm(TimerKey::MemorySample, Instant::now() + MEMORY_EVERY);
+            .arm(TimerKey::MemorySample, Instant::now() + EVERY);
     }
 }
 

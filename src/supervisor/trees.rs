@@ -95,26 +95,33 @@ impl Supervisor {
 }
 
 impl Supervisor {
-    /// The trees of `ids`: a process in a cgroup is what the cgroup holds; one without is its
-    /// main process and the descendants procfs shows (one scan of `/proc` for them all).
+    /// The pids of `id`'s tree: what its cgroup holds, or its main process and the descendants
+    /// procfs shows (`parents`, scanned on first need and shared by the callers' loop).
+    pub(super) fn tree_pids(&self, id: ProcId, parents: &mut Option<Parents>) -> Vec<u32> {
+        let Some(p) = self.table.get(id) else {
+            return Vec::new();
+        };
+        match (&p.cgroup, p.life.pid) {
+            (Some(cgroup), _) => cgroup.pids(),
+            (None, 0) => Vec::new(),
+            (None, pid) => parents.get_or_insert_with(Parents::scan).tree(pid),
+        }
+    }
+
+    /// The trees of `ids`, with their usage.
     pub(super) fn tree_infos(&self, ids: &[ProcId]) -> Vec<TreeInfo> {
-        let mut parents: Option<Parents> = None;
+        let mut parents = None;
         ids.iter()
-            .filter_map(|&id| self.table.get(id))
-            .map(|p| {
-                let pid = p.life.pid;
-                let pids = match (&p.cgroup, pid) {
-                    (Some(cgroup), _) => cgroup.pids(),
-                    (None, 0) => Vec::new(),
-                    (None, pid) => parents.get_or_insert_with(Parents::scan).tree(pid),
-                };
-                TreeInfo {
+            .filter_map(|&id| {
+                let p = self.table.get(id)?;
+                let pids = self.tree_pids(id, &mut parents);
+                Some(TreeInfo {
                     name: p.config.name.clone(),
                     group: p.group.clone(),
-                    pid,
+                    pid: p.life.pid,
                     usage: proctree::usage(&pids),
                     pids,
-                }
+                })
             })
             .collect()
     }
