@@ -6,6 +6,7 @@ mod config_diff;
 mod ctl_diff;
 mod ctl_rs_diff;
 mod ctl_shell;
+mod depends;
 mod engine;
 mod engine_diff;
 mod envfile;

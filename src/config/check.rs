@@ -55,6 +55,12 @@ fn process(p: &ProcessConfig, group: &str) -> Value {
     m.insert("killasgroup".into(), json!(p.killasgroup));
     m.insert("healthcheck".into(), healthcheck(p.healthcheck.as_ref()));
     m.insert("memory_limit".into(), json!(p.memory_limit));
+    let deps: Vec<serde_json::Value> = p
+        .depends_on
+        .iter()
+        .map(|d| json!({"name": d.name, "condition": d.condition.name(), "members": d.members}))
+        .collect();
+    m.insert("depends_on".into(), json!(deps));
     m.insert("uid".into(), json!(p.uid));
     m.insert("redirect_stderr".into(), json!(p.redirect_stderr));
     m.insert(

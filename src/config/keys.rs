@@ -52,6 +52,7 @@ const PROGRAM: &[&str] = &[
     "healthcheck_start_period",
     "healthcheck_action",
     "memory_limit",
+    "depends_on",
 ];
 
 const EVENTLISTENER: &[&str] = &["events", "buffer_size", "result_handler"];

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+mod depends;
 mod envfile;
 mod error;
 pub mod expand;
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use cli::{Action, Options, UsageError};
+pub use depends::{Condition, Dependency};
 pub use error::{ConfigError, ConfigErrors, ErrorKind};
 pub use health::{HealthAction, HealthCheck, Probe};
 pub use model::*;
@@ -238,6 +240,7 @@ pub fn load_str(text: &str, configfile: &Path, opts: &Options) -> Result<Config,
     };
     let rpcinterfaces = server::rpcinterfaces(&reader, &mut errors);
     let mut groups = program::groups(&reader, &mut errors);
+    depends::resolve_all(&reader, &mut groups, &mut errors);
     // Python merges each process's environment over [supervisord]'s once all groups are read.
     for p in groups.iter_mut().flat_map(|g| g.processes.iter_mut()) {
         // Not shared yet: no copy is made.

@@ -12,6 +12,7 @@ use std::time::Duration;
 pub use super::envfile::{EnvFile, EnvFileError, EnvFiles};
 use crate::signal::Signal;
 
+use super::depends::Dependency;
 use super::health::HealthCheck;
 
 /// The whole configuration, as one `supervisord.conf` (plus its includes) describes it.
@@ -262,4 +263,6 @@ pub struct ProcessConfig {
     /// Ours (`memory_limit=512MB`): the most resident memory the program's whole tree may use,
     /// bytes; over it, the program is restarted.
     pub memory_limit: Option<u64>,
+    /// Ours (`depends_on=`): what must be up before this process starts, and stops after it.
+    pub depends_on: Vec<Dependency>,
 }

@@ -621,6 +621,7 @@ fn read_processes(
             },
             files,
         };
+        let depends_on = r.convert(section, "depends_on", "", &common, super::depends::parse)?;
         let directory = r
             .get(section, "directory", None, &common, true)?
             .map(|g| PathBuf::from(g.value));
@@ -686,6 +687,7 @@ fn read_processes(
             serverurl: serverurl.clone(),
             healthcheck: healthcheck.clone(),
             memory_limit,
+            depends_on,
         });
         num += 1;
     }

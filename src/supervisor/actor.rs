@@ -23,6 +23,7 @@ use crate::process::{Context, Input, ProcessEnd, ProcessState};
 use crate::signal::Signal;
 use crate::sys::child as sys;
 
+use super::depends::Deps;
 use super::handle::{Handle, Status};
 use super::health::Probes;
 use super::remember::StoppedByHand;
@@ -145,6 +146,8 @@ pub struct Supervisor {
     pub(super) draining: Vec<Draining>,
     /// Health checks: who is probed, the probes under way.
     pub(super) probes: Probes,
+    /// `depends_on`: who depends on whom, the starts and stops waiting on it.
+    pub(super) deps: Deps,
 }
 
 impl Supervisor {
@@ -206,6 +209,7 @@ impl Supervisor {
             tree,
             draining: Vec::new(),
             probes: Probes::default(),
+            deps: Deps::default(),
         };
         (supervisor, Handle::with_status(tx, status))
     }
@@ -309,6 +313,7 @@ impl Supervisor {
                 TimerKey::HealthTimeout(id) => self.health_timeout(id),
                 TimerKey::HealthRestart(id) => self.health_restart(id),
                 TimerKey::MemorySample => self.sample_memory(),
+                TimerKey::Dependencies => self.dependencies_due(),
                 TimerKey::Watchdog => {
                     if let Some(n) = &self.notify {
                         n.send("WATCHDOG=1");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::config::GroupKind;
 use crate::events::{Event, Listener, Pool};
-use crate::process::{Input, Lifecycle, ProcessState};
+use crate::process::{Lifecycle, ProcessState};
 
 use super::actor::{Mood, Supervisor};
 use super::effects::open_logs;
@@ -60,6 +60,7 @@ impl Supervisor {
             spare_cgroup: None,
         });
         self.table.set_fcgi(&name, fcgi);
+        self.index_dependents();
         // The pool subscribes before its own group's PROCESS_GROUP_ADDED, as in Python.
         if let Some(pool) = pool {
             self.add_pool(pool);
@@ -97,7 +98,7 @@ impl Supervisor {
                 p.life.state == ProcessState::Stopped && p.life.laststart.is_none()
             });
             if never_started {
-                self.feed(id, Input::Start);
+                self.start_gated(id);
             }
         }
     }
@@ -146,6 +147,7 @@ impl Supervisor {
                 self.remove_pool(&name);
                 self.close_fcgi(&name);
                 let removed = self.table.remove_group(&name);
+                self.index_dependents();
                 for cgroup in removed.iter().filter_map(|p| p.spare_cgroup.as_ref()) {
                     cgroup.remove_if_empty();
                 }

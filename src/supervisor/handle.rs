@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::info::{
-    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation, ProcessInfo,
-    ProcessResult, SupervisorError, TreeInfo,
+    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependsInfo, HealthInfo, LogLocation,
+    ProcessInfo, ProcessResult, SupervisorError, TreeInfo,
 };
 use super::request::{Reply, Request};
 
@@ -153,6 +153,15 @@ impl Handle {
     pub async fn get_health(&self, name: Option<&str>) -> Result<Vec<HealthInfo>, SupervisorError> {
         let name = name.map(str::to_string);
         self.call(|reply| Request::GetHealth { name, reply }).await
+    }
+
+    /// Ours: the `depends_on` of `name` (a process namespec), or of every process.
+    pub async fn get_depends(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Vec<DependsInfo>, SupervisorError> {
+        let name = name.map(str::to_string);
+        self.call(|reply| Request::GetDepends { name, reply }).await
     }
 
     /// Ours: the process tree of `name` (a process namespec), or of every process.

@@ -307,6 +307,7 @@ impl Supervisor {
                 self.log
                     .info(format!("health check of {name} passed: {detail}"));
                 self.notify(Event::health(true, &name, &group, pid, 0, &detail));
+                self.depends_on_change();
             }
             Some(Verdict::BecameUnhealthy) => {
                 let action = match check.action {
@@ -343,6 +344,20 @@ impl Supervisor {
         if stopped {
             self.feed(id, Input::Start);
         }
+    }
+
+    /// Whether `id` passes its health check (`true` without one): what `=healthy` waits for.
+    pub(super) fn passes_health(&self, id: ProcId) -> bool {
+        let checked = self
+            .table
+            .get(id)
+            .is_some_and(|p| p.config.healthcheck.is_some());
+        !checked
+            || self
+                .probes
+                .probing
+                .get(&id)
+                .is_some_and(|p| p.health.status == Status::Healthy)
     }
 
     /// What `supervisor_rs.getProcessHealth` says of `id`.

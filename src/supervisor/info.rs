@@ -38,6 +38,29 @@ pub struct HealthInfo {
     pub output: String,
 }
 
+/// One `depends_on` entry of a process and whether it is met now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependencyInfo {
+    /// As written: a program, a group or `group:program`.
+    pub name: String,
+    /// `started`, `healthy` or `completed`.
+    pub condition: &'static str,
+    /// Every process it names meets the condition.
+    pub met: bool,
+}
+
+/// What `depends_on` says of one process (ours: `supervisor_rs.getProcessDependencies`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependsInfo {
+    pub name: String,
+    pub group: String,
+    pub depends_on: Vec<DependencyInfo>,
+    /// Asked to start, waiting for its dependencies.
+    pub waiting: bool,
+    /// Why its last start was given up (a dependency went FATAL), else empty.
+    pub blocked: String,
+}
+
 /// Facts about one process, the input of `getProcessInfo`'s 14-key struct.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {

@@ -8,6 +8,7 @@
 
 pub mod actor;
 mod control;
+mod depends;
 mod effects;
 mod events;
 mod fcgi;
@@ -31,7 +32,7 @@ mod waiters;
 pub use actor::{Mood, Outcome, Reread, Supervisor};
 pub use handle::{Change, Handle};
 pub use info::{
-    namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation,
-    ProcessInfo, ProcessResult, SupervisorError, TreeInfo,
+    namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependencyInfo, DependsInfo,
+    HealthInfo, LogLocation, ProcessInfo, ProcessResult, SupervisorError, TreeInfo,
 };
 pub use request::{Reply, Request};

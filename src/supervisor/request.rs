@@ -6,8 +6,8 @@
 use tokio::sync::oneshot;
 
 use super::info::{
-    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation, ProcessInfo,
-    ProcessResult, SupervisorError, TreeInfo,
+    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependsInfo, HealthInfo, LogLocation,
+    ProcessInfo, ProcessResult, SupervisorError, TreeInfo,
 };
 
 /// Where the actor sends its answer.
@@ -37,6 +37,11 @@ pub enum Request {
     GetHealth {
         name: Option<String>,
         reply: Reply<Vec<HealthInfo>>,
+    },
+    /// Ours: the `depends_on` of one process or of all, as `GetHealth`.
+    GetDepends {
+        name: Option<String>,
+        reply: Reply<Vec<DependsInfo>>,
     },
     /// Ours: the process tree of one process or of all, as `GetHealth`.
     GetTrees {

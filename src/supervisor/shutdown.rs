@@ -22,6 +22,7 @@ pub(super) fn reject_shutdown(request: Request) -> Option<Request> {
         Request::GetAllProcessInfo { reply } => no(reply),
         Request::GetConfig { reply } => no(reply),
         Request::GetHealth { reply, .. } => no(reply),
+        Request::GetDepends { reply, .. } => no(reply),
         Request::GetTrees { reply, .. } => no(reply),
         Request::StartProcess { reply, .. } => no(reply),
         Request::StartProcessGroup { reply, .. } => no(reply),
@@ -112,6 +113,8 @@ impl Supervisor {
         ids.reverse();
         for id in ids {
             match self.table.get(id).map(|p| p.life.state) {
+                Some(ProcessState::Running | ProcessState::Starting)
+                    if self.stop_dependents_first(id) => {}
                 Some(ProcessState::Running | ProcessState::Starting) => {
                     if let Some(p) = self.table.get_mut(id) {
                         p.laststopreport = None;

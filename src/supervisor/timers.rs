@@ -34,6 +34,8 @@ pub enum TimerKey {
     HealthRestart(ProcId),
     /// The next look at the memory of the programs with a `memory_limit`, once a second.
     MemorySample,
+    /// A look at the starts and stops waiting on `depends_on`, after a state change.
+    Dependencies,
 }
 
 /// The deadlines, ordered by time, plus an index to replace or cancel one in O(log n).

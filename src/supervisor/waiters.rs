@@ -124,6 +124,30 @@ impl Supervisor {
         true
     }
 
+    /// Answers `error` to every request waiting on `id` (a start given up before it spawned).
+    pub(super) fn fail_watchers(&mut self, id: ProcId, error: SupervisorError) {
+        let Some(process) = self.table.get_mut(id) else {
+            return;
+        };
+        let (name, group) = (process.config.name.clone(), process.group.clone());
+        for batch_id in std::mem::take(&mut process.watchers) {
+            let Some(batch) = self.batches.get_mut(&batch_id) else {
+                continue;
+            };
+            batch.waiting.retain(|(p, _, _)| *p != id);
+            batch.results.push(ProcessResult {
+                name: name.clone(),
+                group: group.clone(),
+                result: Err(error.clone()),
+            });
+            if batch.waiting.is_empty() {
+                if let Some(batch) = self.batches.remove(&batch_id) {
+                    finish_batch(batch);
+                }
+            }
+        }
+    }
+
     /// `waiting for <name> to stop`, every 2 s while a stop request waits on it.
     pub(super) fn stop_report(&mut self, id: ProcId) {
         let now = Instant::now();

@@ -92,6 +92,7 @@ def process_obj(p, group_name):
         "killmode": "mixed",
         "healthcheck": None,
         "memory_limit": None,
+        "depends_on": [],
         "killasgroup": bool(p.killasgroup),
         "uid": p.uid,
         "redirect_stderr": bool(p.redirect_stderr),

@@ -45,6 +45,20 @@ impl Value {
         }
     }
 
+    pub fn bool(&self) -> bool {
+        match self {
+            Value::Bool(b) => *b,
+            _ => panic!("not a boolean: {self}"),
+        }
+    }
+
+    pub fn array(&self) -> &[Value] {
+        match self {
+            Value::Array(items) => items,
+            _ => panic!("not an array: {self}"),
+        }
+    }
+
     fn encode(&self, out: &mut String) {
         out.push_str("<value>");
         match self {

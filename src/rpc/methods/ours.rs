@@ -2,7 +2,7 @@
 //! `system.listMethods`, whose answer stays Python's byte for byte (tools compare it);
 //! `supervisor_rs.listMethods` lists these.
 
-use crate::supervisor::{Handle, HealthInfo, TreeInfo};
+use crate::supervisor::{DependsInfo, Handle, HealthInfo, TreeInfo};
 
 use crate::rpc::dispatch::Args;
 use crate::rpc::fault::Fault;
@@ -12,9 +12,11 @@ use crate::rpc::xml::Value;
 pub(crate) const NAMESPACE: &str = "supervisor_rs";
 
 /// Every method of the namespace, as `listMethods` gives them.
-const METHODS: [&str; 5] = [
+const METHODS: [&str; 7] = [
+    "supervisor_rs.getAllProcessDependencies",
     "supervisor_rs.getAllProcessHealth",
     "supervisor_rs.getAllProcessTrees",
+    "supervisor_rs.getProcessDependencies",
     "supervisor_rs.getProcessHealth",
     "supervisor_rs.getProcessTree",
     "supervisor_rs.listMethods",
@@ -30,6 +32,25 @@ fn health(h: HealthInfo) -> Value {
         ("checked", Value::Int(h.checked)),
         ("passed", Value::Bool(h.passed)),
         ("output", Value::from(h.output)),
+    ])
+}
+
+/// One `DependsInfo` as a struct: each dependency with whether it is met, whether the process
+/// waits for them, and why its start was given up (empty if it was not).
+fn depends(d: DependsInfo) -> Value {
+    let deps = d.depends_on.into_iter().map(|dep| {
+        Value::structure([
+            ("name", Value::from(dep.name)),
+            ("condition", Value::from(dep.condition)),
+            ("met", Value::Bool(dep.met)),
+        ])
+    });
+    Value::structure([
+        ("name", Value::from(d.name)),
+        ("group", Value::from(d.group)),
+        ("depends_on", Value::Array(deps.collect())),
+        ("waiting", Value::Bool(d.waiting)),
+        ("blocked", Value::from(d.blocked)),
     ])
 }
 
@@ -81,6 +102,16 @@ pub(crate) async fn call(handle: &Handle, name: &str, args: &Args<'_>) -> Result
             args.count(0, 0)?;
             let all = handle.get_health(None).await?;
             Ok(Value::Array(all.into_iter().map(health).collect()))
+        }
+        "getProcessDependencies" => {
+            args.count(1, 1)?;
+            let name = args.string(0)?;
+            only(handle.get_depends(Some(name)).await?, name).map(depends)
+        }
+        "getAllProcessDependencies" => {
+            args.count(0, 0)?;
+            let all = handle.get_depends(None).await?;
+            Ok(Value::Array(all.into_iter().map(depends).collect()))
         }
         "getProcessTree" => {
             args.count(1, 1)?;
