@@ -174,6 +174,7 @@ fn valid_configs_have_no_unknown_keys() {
         .filter(|p| !p.ends_with("unicode_and_unknown.conf"))
         .collect();
     files.push(root.join("examples/supervisord.conf"));
+    files.push(root.join("examples/beyond.conf"));
     assert!(files.len() > 10);
     for file in files {
         let out = Command::new(env!("CARGO_BIN_EXE_supervisord"))
