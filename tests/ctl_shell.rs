@@ -334,9 +334,30 @@ fn status_json_has_every_process_info_field() {
     assert_eq!(qrd["pid"].as_i64(), Some(info.field("pid").int()));
     assert_eq!(qrd["statename"], "RUNNING");
     assert_eq!(list[1]["name"], "ga");
+    // Then what our extensions say of it.
+    assert_eq!(qrd["health"]["health"], "none", "{qrd}");
+    assert_eq!(
+        qrd["dependencies"]["depends_on"],
+        serde_json::json!([]),
+        "{qrd}"
+    );
+    assert_eq!(qrd["dependencies"]["waiting"], false, "{qrd}");
     let out = piped(&ours(), &d, &["status", "--json", "nosuch"], "");
     assert_eq!((out.stdout.as_str(), out.code), ("[]\n", 4));
     assert_eq!(out.stderr, "nosuch: ERROR (no such process)\n");
+}
+
+/// Against Python's supervisord, `status --json` has the getProcessInfo fields only.
+#[test]
+fn status_json_against_python_leaves_the_extensions_out() {
+    let d = Daemon::start(Impl::Python, SEED);
+    d.wait_for_state("qrd", "RUNNING", std::time::Duration::from_secs(20));
+    let out = piped(&ours(), &d, &["status", "--json", "qrd"], "");
+    assert_eq!(out.code, 0, "{out:?}");
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let qrd = &list[0];
+    assert_eq!(qrd["statename"], "RUNNING");
+    assert_eq!(qrd.as_object().map(|o| o.len()), Some(14), "{qrd}");
 }
 
 /// `completion bash` is valid bash, and completing `status q` with it asks the server.

@@ -38,8 +38,42 @@ pub(super) fn take_flag(words: &mut Vec<&str>, flag: &str) -> bool {
     words.len() != before
 }
 
+/// The `supervisor_rs.*` answers `status --json` adds to each process, and under what key.
+pub(super) const STATUS_EXTENSIONS: [(&str, &str); 2] = [
+    ("supervisor_rs.getAllProcessHealth", "health"),
+    ("supervisor_rs.getAllProcessDependencies", "dependencies"),
+];
+
+/// Adds to each `getProcessInfo` struct of `infos`, under `key`, the member of `found` (an
+/// array of structs with `name` and `group`) that is about the same process, without those two.
+pub(super) fn merge_extension(infos: &mut [Value], key: &str, found: &Value) {
+    let Value::Array(found) = found else {
+        return;
+    };
+    let same = |a: &Value, b: &Value, k: &str| a.member(k).is_some() && a.member(k) == b.member(k);
+    for info in infos.iter_mut() {
+        let Some(entry) = found
+            .iter()
+            .find(|f| same(f, info, "name") && same(f, info, "group"))
+        else {
+            continue;
+        };
+        let Value::Struct(members) = entry else {
+            continue;
+        };
+        let rest: Vec<(String, Value)> = members
+            .iter()
+            .filter(|(k, _)| k != "name" && k != "group")
+            .cloned()
+            .collect();
+        if let Value::Struct(info) = info {
+            info.push((key.to_string(), Value::Struct(rest)));
+        }
+    }
+}
+
 /// `status --json`: an array with one object per process, every `getProcessInfo` field in the
-/// API's order and types.
+/// API's order and types, then what the `supervisor_rs.*` extensions say of it.
 pub(super) fn status_json(infos: &[Value]) -> String {
     serde_json::to_string_pretty(&Json(&Value::Array(infos.to_vec()))).unwrap_or_default()
 }

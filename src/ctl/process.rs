@@ -57,7 +57,7 @@ impl Controller {
             return Ok(());
         }
         let all = array(self.call("supervisor.getAllProcessInfo", &[]).await?);
-        let matching: Vec<Value> = if names.is_empty() || names.contains(&"all") {
+        let mut matching: Vec<Value> = if names.is_empty() || names.contains(&"all") {
             all
         } else {
             let mut matching = Vec::new();
@@ -90,6 +90,14 @@ impl Controller {
             matching
         };
         if json {
+            for method in super::extras::STATUS_EXTENSIONS {
+                // Python's supervisord has no such method (UNKNOWN_METHOD): the field is left out.
+                match self.call(method.0, &[]).await {
+                    Ok(found) => super::extras::merge_extension(&mut matching, method.1, &found),
+                    Err(CallError::Fault(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             let text = super::extras::status_json(&matching);
             self.output(&text);
         } else {
