@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import xmlrpc.client
@@ -1066,6 +1067,86 @@ def bench_web(binary, ctx):
                 "web_stream_ratio": figures["stream_ratio"]}
 
 
+class ProbeTarget:
+    """A TCP port on loopback that accepts and closes every connection (a thread of the
+    bench), counting them: what the health checks of the `health` scenario connect to."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4096)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.close()
+            self.accepted += 1
+
+    def close(self):
+        self.sock.close()
+
+
+def cpu_window(daemon, ctx, carried):
+    """The daemon's CPU % of a core and the load carried per second over stall_seconds,
+    with no client calling."""
+    count0, cpu0, t0 = carried(), cpu_seconds(daemon.pid), time.monotonic()
+    time.sleep(ctx.scale.stall_seconds)
+    count1, cpu1, t1 = carried(), cpu_seconds(daemon.pid), time.monotonic()
+    daemon.check_alive()
+    return {"load": (count1 - count0) / (t1 - t0), "daemon_cpu": 100 * (cpu1 - cpu0) / (t1 - t0)}
+
+
+def bench_health(binary, ctx):
+    """N `sleep` programs (the fleet), each with `healthcheck=tcp://` to one local port that accepts
+    and closes (a thread of the bench) every second, from 2 s after all are healthy: the
+    daemon's CPU % of a core and the probes/s the port saw over stall_seconds with no client,
+    then the stall scenarios' getState client polling (p50, p99) for as long; then, in the
+    same run, the same fleet without health checks, the baseline of both. Ours only: Python
+    has no health checks."""
+    if binary != ctx.ctl_daemon:
+        raise BenchError("Python has no health checks; the scenario is ours only")
+    n = ctx.scale.fleet
+    target = ProbeTarget()
+    try:
+        checked = Program("sleep", "sleep 1000", numprocs=n, options={
+            "healthcheck": f"tcp://127.0.0.1:{target.port}", "healthcheck_interval": 1,
+            "healthcheck_timeout": 1})
+        with Daemon(binary, ctx, [checked], "health") as daemon:
+            daemon.wait_all_running(n)
+            conn = daemon.connect()
+            try:
+                def all_healthy():
+                    daemon.check_alive()
+                    health = conn.call("supervisor_rs.getAllProcessHealth")
+                    return sum(h["health"] == "healthy" for h in health) == n
+                wait_until(all_healthy, 60, f"{n} processes healthy", interval=0.2)
+            finally:
+                conn.close()
+            time.sleep(2.0)
+            idle = cpu_window(daemon, ctx, lambda: target.accepted)
+            probed = poll_during_load(daemon, ctx, lambda: target.accepted)
+    finally:
+        target.close()
+    with Daemon(binary, ctx, [sleepers(n)], "health-base") as daemon:
+        daemon.wait_all_running(n)
+        time.sleep(2.0)
+        base_idle = cpu_window(daemon, ctx, lambda: 0)
+        base = poll_during_load(daemon, ctx, lambda: 0)
+    return {"health_cpu": idle["daemon_cpu"], "base_cpu": base_idle["daemon_cpu"],
+            "health_probes": idle["load"],
+            "health_gs_p50": probed["gs_p50"], "health_gs_p99": probed["gs_p99"],
+            "base_gs_p99": base["gs_p99"],
+            "health_p99_ratio": probed["gs_p99"] / max(base["gs_p99"], 1e-3)}
+
+
 SCENARIOS = [
     Scenario("rss", "Daemon memory, {s.rss_programs} programs running", bench_rss, [
         Metric("rss", "VmRSS", "MB", (("python", "<=", 0.1),)),
@@ -1121,6 +1202,14 @@ SCENARIOS = [
         Metric("web_cpu1", "daemon CPU, 800 changes, 1 page", "ms"),
         Metric("web_cpu10", "daemon CPU, 800 changes, 10 pages", "ms"),
         Metric("web_stream_ratio", "stream cost, 10 pages / 1 page", "×", (("abs", "<=", 10),))]),
+    Scenario("health", "{s.fleet} programs with a TCP health check every second, {s.stall_seconds:g} s", bench_health, [
+        Metric("health_cpu", "daemon CPU", "% of a core", (("abs", "<=", 5),)),
+        Metric("base_cpu", "daemon CPU, same fleet without checks", "% of a core"),
+        Metric("health_probes", "probes the port saw", "probes/s"),
+        Metric("health_gs_p50", "getState p50, with the checks", "ms"),
+        Metric("health_gs_p99", "getState p99, with the checks", "ms"),
+        Metric("base_gs_p99", "getState p99, same fleet without checks", "ms"),
+        Metric("health_p99_ratio", "getState p99, with / without", "×", (("abs", "<=", 1.5),))]),
 ]
 
 

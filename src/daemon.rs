@@ -104,7 +104,17 @@ pub fn main<B>(
         let (supervisor, handle) = Supervisor::new(config, Box::new(move || reread()), log.clone());
         let outcome = rt.block_on(async {
             let servers = serve(bound, handle, log.clone());
-            let outcome = supervisor.run().await;
+            // A task of the runtime, not the future `block_on` polls: waking a task from
+            // another one (a probe's report, a log tap, a request) is a push to the run queue,
+            // where waking `block_on` writes the runtime's eventfd and takes one more
+            // epoll_wait.
+            let outcome = match tokio::spawn(supervisor.run()).await {
+                Ok(outcome) => outcome,
+                Err(e) => match e.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    Err(e) => Err(std::io::Error::other(e)),
+                },
+            };
             for server in servers {
                 server.abort();
                 // Aborting is asynchronous: wait until the listeners are really closed, so

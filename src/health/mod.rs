@@ -3,7 +3,12 @@
 //! other, spawned and reaped by the supervisor actor (`supervisor/health.rs`), which also
 //! schedules every probe, so nothing here blocks it.
 
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use socket2::{Domain, Socket, Type};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -91,6 +96,67 @@ impl Health {
     /// Whether the failure just recorded counted (it was outside the start period).
     pub fn counts(&self, now: Instant, check: &HealthCheck) -> bool {
         now >= self.since + check.start_period
+    }
+}
+
+/// How far apart the probe deadlines of different processes may be: each is put off to the
+/// next multiple of it (from `origin`), so that probes due within it run in one wake-up of
+/// the daemon instead of one each.
+pub const GRID: Duration = Duration::from_millis(20);
+
+/// `at`, put off to the next multiple of [`GRID`] from `origin`.
+pub fn on_grid(origin: Instant, at: Instant) -> Instant {
+    let step = GRID.as_nanos();
+    let since = at.saturating_duration_since(origin).as_nanos();
+    let steps = since.div_ceil(step);
+    origin + Duration::from_nanos(u64::try_from(steps * step).unwrap_or(u64::MAX))
+}
+
+/// A TCP probe of an IP address, begun without the event loop.
+pub enum TcpStart {
+    /// The connect finished at once (on loopback or a near host it usually does): no socket
+    /// registration, task or wake-up was needed.
+    Done(Result<String, String>),
+    /// Still connecting: [`tcp_finish`] waits for it.
+    Connecting(std::net::TcpStream),
+}
+
+/// Begins a non-blocking connect to `addr` and looks (without waiting) whether it is done.
+pub fn tcp_start(addr: SocketAddr) -> TcpStart {
+    let failed = |e: std::io::Error| TcpStart::Done(Err(format!("connect to {addr}: {e}")));
+    let socket = match Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None) {
+        Ok(socket) => socket,
+        Err(e) => return failed(e),
+    };
+    match socket.connect(&addr.into()) {
+        Ok(()) => return TcpStart::Done(Ok("connected".into())),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return failed(e),
+    }
+    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
+    match nix::poll::poll(&mut fds, PollTimeout::ZERO) {
+        Ok(1) => match socket.take_error() {
+            Ok(None) => TcpStart::Done(Ok("connected".into())),
+            Ok(Some(e)) | Err(e) => failed(e),
+        },
+        _ => TcpStart::Connecting(socket.into()),
+    }
+}
+
+/// Waits, within `timeout`, for a connect [`tcp_start`] left under way.
+pub async fn tcp_finish(stream: std::net::TcpStream, timeout: Duration) -> Result<String, String> {
+    let addr = stream
+        .peer_addr()
+        .map_or_else(|_| "the address".to_string(), |a| a.to_string());
+    let failed = |e: std::io::Error| format!("connect to {addr}: {e}");
+    let stream = TcpStream::from_std(stream).map_err(failed)?;
+    match tokio::time::timeout(timeout, stream.writable()).await {
+        Err(_) => Err(format!("timed out after {}s", timeout.as_secs())),
+        Ok(Err(e)) => Err(failed(e)),
+        Ok(Ok(())) => match stream.take_error() {
+            Ok(None) => Ok("connected".into()),
+            Ok(Some(e)) | Err(e) => Err(failed(e)),
+        },
     }
 }
 
@@ -197,6 +263,16 @@ mod tests {
     }
 
     #[test]
+    fn deadlines_are_put_off_to_the_grid() {
+        let t0 = Instant::now();
+        assert_eq!(on_grid(t0, t0), t0);
+        assert_eq!(on_grid(t0, t0 + Duration::from_millis(1)), t0 + GRID);
+        assert_eq!(on_grid(t0, t0 + GRID), t0 + GRID);
+        let later = t0 + Duration::from_millis(1001);
+        assert_eq!(on_grid(t0, later), t0 + Duration::from_millis(1020));
+    }
+
+    #[test]
     fn failures_in_the_start_period_do_not_count() {
         let c = check(1, 10);
         let t0 = Instant::now();
@@ -208,6 +284,27 @@ mod tests {
         assert_eq!(
             h.record(false, String::new(), later, 0, &c),
             Some(Verdict::BecameUnhealthy)
+        );
+    }
+
+    /// The outcome of a TCP probe begun with `tcp_start`, waiting if it has to.
+    async fn tcp(addr: SocketAddr) -> Result<String, String> {
+        match tcp_start(addr) {
+            TcpStart::Done(outcome) => outcome,
+            TcpStart::Connecting(stream) => tcp_finish(stream, Duration::from_secs(5)).await,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tcp_probe_of_an_address_connects_or_says_why_not() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        assert_eq!(tcp(addr).await, Ok("connected".into()));
+        drop(listener);
+        let refused = tcp(addr).await.unwrap_err();
+        assert!(
+            refused.starts_with(&format!("connect to {addr}: Connection refused")),
+            "{refused}"
         );
     }
 

@@ -61,6 +61,10 @@ pub enum Outcome {
     RequiredFailed(String),
 }
 
+/// The most health probes begun in one turn of the actor: each TCP probe is a connect (about
+/// 50 µs on loopback), so a request waits for at most this many.
+const PROBES_PER_TURN: usize = 8;
+
 /// The daemon signals supervisord handles (SIGCHLD is listened to separately).
 struct Signals {
     term: SignalStream,
@@ -267,7 +271,13 @@ impl Supervisor {
                     self.autostart_some();
                     tokio::task::yield_now().await;
                 }
-                () = sleep => self.on_timers(),
+                () = sleep => {
+                    // Many probes due at once are run a few per turn: requests and log
+                    // readers are served in between.
+                    if self.on_timers() {
+                        tokio::task::yield_now().await;
+                    }
+                }
             }
         }
     }
@@ -299,8 +309,21 @@ impl Supervisor {
         self.advance_shutdown();
     }
 
-    fn on_timers(&mut self) {
-        for key in self.timers.expired(Instant::now()) {
+    /// Handles the deadlines that are due; `true` when some health probes were left for the
+    /// next turn (at most [`PROBES_PER_TURN`] are begun in one).
+    fn on_timers(&mut self) -> bool {
+        let now = Instant::now();
+        let mut probes = 0;
+        let mut more = false;
+        for key in self.timers.expired(now) {
+            if let TimerKey::HealthProbe(_) = key {
+                if probes == PROBES_PER_TURN {
+                    self.timers.arm(key, now);
+                    more = true;
+                    continue;
+                }
+                probes += 1;
+            }
             match key {
                 TimerKey::Process(id) => self.feed(id, Input::Deadline),
                 TimerKey::StopReport(id) => self.stop_report(id),
@@ -325,6 +348,7 @@ impl Supervisor {
             }
         }
         self.advance_shutdown();
+        more
     }
 
     fn on_signal(&mut self, sig: Signal) {

@@ -62,6 +62,8 @@ pub(super) struct Probes {
     /// Processes stopped by their health check, to be started again once STOPPED.
     restarting: Vec<ProcId>,
     next_run: u64,
+    /// Where the probe deadlines' grid starts ([`health::on_grid`]).
+    origin: Instant,
 }
 
 impl Default for Probes {
@@ -74,6 +76,7 @@ impl Default for Probes {
             pids: HashMap::new(),
             restarting: Vec::new(),
             next_run: 0,
+            origin: Instant::now(),
         }
     }
 }
@@ -138,6 +141,14 @@ impl Supervisor {
             return;
         }
         let run = probing.run;
+        // A TCP probe of an address (no name to resolve) begins here, and usually ends too.
+        let address = match &check.probe {
+            Probe::Tcp { host, port } => host
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| std::net::SocketAddr::new(ip, *port)),
+            _ => None,
+        };
         let in_flight = match &check.probe {
             Probe::Command(command) => match self.spawn_probe(id, command) {
                 Ok(in_flight) => in_flight,
@@ -146,6 +157,23 @@ impl Supervisor {
                     return;
                 }
             },
+            Probe::Tcp { .. } if address.is_some() => {
+                let Some(addr) = address else { return };
+                match health::tcp_start(addr) {
+                    health::TcpStart::Done(outcome) => {
+                        self.health_outcome(id, outcome);
+                        return;
+                    }
+                    health::TcpStart::Connecting(stream) => {
+                        let tx = self.probes.tx.clone();
+                        tokio::spawn(async move {
+                            let outcome = health::tcp_finish(stream, check.timeout).await;
+                            let _ = tx.send(Report { id, run, outcome });
+                        });
+                        InFlight::Network
+                    }
+                }
+            }
             probe => {
                 let probe = probe.clone();
                 let tx = self.probes.tx.clone();
@@ -288,8 +316,10 @@ impl Supervisor {
         let failures = probing.health.failures;
         let counted = probing.health.counts(ctx.now, &check);
         self.timers.cancel(TimerKey::HealthTimeout(id));
-        self.timers
-            .arm(TimerKey::HealthProbe(id), ctx.now + check.interval);
+        self.timers.arm(
+            TimerKey::HealthProbe(id),
+            health::on_grid(self.probes.origin, ctx.now + check.interval),
+        );
         if !pass {
             let when = if counted && failures <= check.retries {
                 format!("{failures} of {}", check.retries)
