@@ -29,6 +29,9 @@ pub(super) struct Deps {
     stopping: BTreeMap<ProcId, Vec<ProcId>>,
     /// Why a process was given up on (a dependency went FATAL); cleared by its next start.
     blocked: HashMap<ProcId, String>,
+    /// Some loaded group has a `depends_on`: until one does, adding and removing groups
+    /// (1000 at start-up) need not rebuild the index.
+    any: bool,
 }
 
 /// Where one dependency stands.
@@ -58,8 +61,13 @@ pub(super) enum Gate {
 }
 
 impl Supervisor {
-    /// Rebuilds the dependents index (groups were added or removed).
-    pub(super) fn index_dependents(&mut self) {
+    /// Rebuilds the dependents index (groups were added or removed; `declares`: the group
+    /// added has a `depends_on`).
+    pub(super) fn index_dependents(&mut self, declares: bool) {
+        self.deps.any |= declares;
+        if !self.deps.any {
+            return;
+        }
         let mut dependents: HashMap<ProcId, Vec<ProcId>> = HashMap::new();
         for &id in self.table.all_lexical() {
             for member in self.dependency_ids(id) {

@@ -44,6 +44,7 @@ impl Supervisor {
             _ => None,
         };
         let listens = pool.is_some();
+        let declares = config.processes.iter().any(|p| !p.depends_on.is_empty());
         let members = self.table.add_group(config, |pconfig, group| Process {
             config: Arc::clone(pconfig),
             group: group.to_string(),
@@ -60,7 +61,7 @@ impl Supervisor {
             spare_cgroup: None,
         });
         self.table.set_fcgi(&name, fcgi);
-        self.index_dependents();
+        self.index_dependents(declares);
         // The pool subscribes before its own group's PROCESS_GROUP_ADDED, as in Python.
         if let Some(pool) = pool {
             self.add_pool(pool);
@@ -147,7 +148,7 @@ impl Supervisor {
                 self.remove_pool(&name);
                 self.close_fcgi(&name);
                 let removed = self.table.remove_group(&name);
-                self.index_dependents();
+                self.index_dependents(false);
                 for cgroup in removed.iter().filter_map(|p| p.spare_cgroup.as_ref()) {
                     cgroup.remove_if_empty();
                 }
