@@ -52,6 +52,10 @@ const PROGRAM: &[&str] = &[
     "healthcheck_start_period",
     "healthcheck_action",
     "memory_limit",
+    "schedule",
+    "schedule_timezone",
+    "schedule_overlap",
+    "restart_schedule",
 ];
 
 const EVENTLISTENER: &[&str] = &["events", "buffer_size", "result_handler"];

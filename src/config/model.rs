@@ -13,6 +13,7 @@ pub use super::envfile::{EnvFile, EnvFileError, EnvFiles};
 use crate::signal::Signal;
 
 use super::health::HealthCheck;
+use super::schedule::ScheduleConfig;
 
 /// The whole configuration, as one `supervisord.conf` (plus its includes) describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -262,4 +263,17 @@ pub struct ProcessConfig {
     /// Ours (`memory_limit=512MB`): the most resident memory the program's whole tree may use,
     /// bytes; over it, the program is restarted.
     pub memory_limit: Option<u64>,
+    /// Ours (`schedule=` or `restart_schedule=`, with `schedule_timezone` and
+    /// `schedule_overlap`): when the program runs, or is restarted.
+    pub schedule: Option<ScheduleConfig>,
+}
+
+impl ProcessConfig {
+    /// A run-to-completion job started at each occurrence of its `schedule`: it never
+    /// autostarts, and an exit, expected or not, leaves it EXITED until the next one.
+    pub fn runs_on_schedule(&self) -> bool {
+        self.schedule
+            .as_ref()
+            .is_some_and(|s| matches!(s.action, super::schedule::ScheduleAction::Run(_)))
+    }
 }

@@ -503,6 +503,7 @@ fn read_processes(
     let healthcheck = super::health::read(r, section, &c)?;
     let memory_limit = r.convert(section, "memory_limit", "0", &c, types::byte_size)?;
     let memory_limit = u64::try_from(memory_limit).ok().filter(|&m| m > 0);
+    let schedule = super::schedule::read(r, section, &c)?;
     let killasgroup = r.convert(
         section,
         "killasgroup",
@@ -686,6 +687,7 @@ fn read_processes(
             serverurl: serverurl.clone(),
             healthcheck: healthcheck.clone(),
             memory_limit,
+            schedule: schedule.clone(),
         });
         num += 1;
     }

@@ -27,6 +27,7 @@ use super::handle::{Handle, Status};
 use super::health::Probes;
 use super::remember::StoppedByHand;
 use super::request::Request;
+use super::schedule::Schedules;
 use super::table::{ProcId, Table};
 use super::timers::{TimerKey, Timers};
 use super::trees::Draining;
@@ -145,6 +146,8 @@ pub struct Supervisor {
     pub(super) draining: Vec<Draining>,
     /// Health checks: who is probed, the probes under way.
     pub(super) probes: Probes,
+    /// `schedule` and `restart_schedule`: each scheduled process's clock.
+    pub(super) schedules: Schedules,
 }
 
 impl Supervisor {
@@ -206,6 +209,7 @@ impl Supervisor {
             tree,
             draining: Vec::new(),
             probes: Probes::default(),
+            schedules: Schedules::default(),
         };
         (supervisor, Handle::with_status(tx, status))
     }
@@ -309,6 +313,8 @@ impl Supervisor {
                 TimerKey::HealthTimeout(id) => self.health_timeout(id),
                 TimerKey::HealthRestart(id) => self.health_restart(id),
                 TimerKey::MemorySample => self.sample_memory(),
+                TimerKey::Schedule(id) => self.schedule_due(id),
+                TimerKey::ScheduleStart(id) => self.schedule_start(id),
                 TimerKey::Watchdog => {
                     if let Some(n) = &self.notify {
                         n.send("WATCHDOG=1");

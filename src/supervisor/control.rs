@@ -131,6 +131,7 @@ impl Supervisor {
             return Step::Done(Err(SupervisorError::NotRunning(name.into())));
         }
         self.health_stop_requested(id);
+        self.schedule_stop_requested(id);
         self.feed(id, Input::Stop);
         self.remember(id, true);
         let Some(process) = self.table.get_mut(id) else {

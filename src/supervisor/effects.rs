@@ -64,6 +64,7 @@ impl Supervisor {
                 self.on_state_change(id, to);
                 self.health_on_state(id, to);
                 self.memory_on_state(id, to);
+                self.schedule_on_state(id, to);
             }
         }
     }

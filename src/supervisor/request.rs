@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use super::info::{
     Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, HealthInfo, LogLocation, ProcessInfo,
-    ProcessResult, SupervisorError, TreeInfo,
+    ProcessResult, ScheduleInfo, SupervisorError, TreeInfo,
 };
 
 /// Where the actor sends its answer.
@@ -42,6 +42,11 @@ pub enum Request {
     GetTrees {
         name: Option<String>,
         reply: Reply<Vec<TreeInfo>>,
+    },
+    /// Ours: the schedule of one process or of every scheduled one, as `GetHealth`.
+    GetSchedules {
+        name: Option<String>,
+        reply: Reply<Vec<ScheduleInfo>>,
     },
 
     StartProcess {

@@ -23,6 +23,7 @@ pub(super) fn reject_shutdown(request: Request) -> Option<Request> {
         Request::GetConfig { reply } => no(reply),
         Request::GetHealth { reply, .. } => no(reply),
         Request::GetTrees { reply, .. } => no(reply),
+        Request::GetSchedules { reply, .. } => no(reply),
         Request::StartProcess { reply, .. } => no(reply),
         Request::StartProcessGroup { reply, .. } => no(reply),
         Request::StartAllProcesses { reply, .. } => no(reply),

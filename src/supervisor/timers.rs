@@ -34,6 +34,11 @@ pub enum TimerKey {
     HealthRestart(ProcId),
     /// The next look at the memory of the programs with a `memory_limit`, once a second.
     MemorySample,
+    /// The next occurrence of a process's `schedule` or `restart_schedule` (or a look at the
+    /// wall clock, at least once a minute).
+    Schedule(ProcId),
+    /// Start a job whose occurrence was queued behind the run that just ended.
+    ScheduleStart(ProcId),
 }
 
 /// The deadlines, ordered by time, plus an index to replace or cancel one in O(log n).

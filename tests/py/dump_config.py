@@ -92,6 +92,8 @@ def process_obj(p, group_name):
         "killmode": "mixed",
         "healthcheck": None,
         "memory_limit": None,
+        "schedule": None,
+        "restart_schedule": None,
         "killasgroup": bool(p.killasgroup),
         "uid": p.uid,
         "redirect_stderr": bool(p.redirect_stderr),
