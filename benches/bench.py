@@ -1147,6 +1147,35 @@ def bench_health(binary, ctx):
             "health_p99_ratio": probed["gs_p99"] / max(base["gs_p99"], 1e-3)}
 
 
+def bench_schedule(binary, ctx):
+    """10 jobs on `schedule=* * * * * *` beside the fleet of sleepers: each run appends its
+    wall-clock start (`date +%s.%N`, so the shell's and date's exec are counted too) to a file
+    for stall_seconds; how late after its occurrence (the whole second) each run began, p50 and
+    p99, and the share of occurrences that ran. Ours only: Python has no schedules."""
+    if binary != ctx.ctl_daemon:
+        raise BenchError("Python has no schedules; the scenario is ours only")
+    jobs = 10
+    runs = Path(tempfile.mkdtemp(prefix="schedule-runs-", dir=ctx.session)) / "runs"
+    job = Program("job", f"/bin/sh -c 'date +%%s.%%N >> {runs}'", numprocs=jobs,
+                  options={"schedule": "* * * * * *"})
+    with Daemon(binary, ctx, [sleepers(ctx.scale.fleet), job], "schedule") as daemon:
+        daemon.wait_all_running(ctx.scale.fleet)
+        wait_until(lambda: runs.exists(), 10, "a first scheduled run")
+        time.sleep(1.0)
+        start = time.time()
+        time.sleep(ctx.scale.stall_seconds)
+        end = time.time()
+        daemon.check_alive()
+    seen = [float(t) for t in runs.read_text().split()]
+    window = [t for t in seen if start <= t < end]
+    late = [1000 * (t - int(t)) for t in window]
+    due = jobs * (int(end) - int(start))
+    if not late:
+        raise BenchError("no scheduled run in the window")
+    return {"sched_late_p50": percentile(late, 0.5), "sched_late_p99": percentile(late, 0.99),
+            "sched_ran": 100 * len(window) / max(due, 1)}
+
+
 SCENARIOS = [
     Scenario("rss", "Daemon memory, {s.rss_programs} programs running", bench_rss, [
         Metric("rss", "VmRSS", "MB", (("python", "<=", 0.1),)),
@@ -1210,6 +1239,10 @@ SCENARIOS = [
         Metric("health_gs_p99", "getState p99, with the checks", "ms"),
         Metric("base_gs_p99", "getState p99, same fleet without checks", "ms"),
         Metric("health_p99_ratio", "getState p99, with / without", "×", (("abs", "<=", 1.5),))]),
+    Scenario("schedule", "10 jobs on an every-second schedule beside {s.fleet} sleepers, {s.stall_seconds:g} s", bench_schedule, [
+        Metric("sched_late_p50", "occurrence → the job reads the clock, p50", "ms", (("abs", "<=", 20),)),
+        Metric("sched_late_p99", "occurrence → the job reads the clock, p99", "ms"),
+        Metric("sched_ran", "occurrences that ran", "%", (("abs", ">=", 100),))]),
 ]
 
 

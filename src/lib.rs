@@ -10,6 +10,7 @@
 //! - [`http`]: the unix and inet HTTP servers: XML-RPC, log tails, auth.
 //! - [`process`]: one supervised child: its states and how it is spawned.
 //! - [`supervisor`]: the actor that owns the process table, and the [`supervisor::Handle`] to it.
+//! - [`schedule`]: cron schedules (`schedule=`, `restart_schedule=`) and when an occurrence is due.
 //! - [`rpc`]: the XML-RPC codec and the `supervisor.*`/`system.*` methods.
 //! - [`notify`]: systemd's `Type=notify` messages (READY, STATUS, RELOADING, STOPPING, WATCHDOG).
 //! - [`pidproxy`]: the `pidproxy` command: runs a program, forwards signals to its pidfile's pid.
@@ -34,6 +35,7 @@ pub mod process;
 pub mod proctree;
 pub mod py;
 pub mod rpc;
+pub mod schedule;
 pub mod signal;
 pub mod supervisor;
 #[allow(unsafe_code)]

@@ -21,6 +21,7 @@ mod notify;
 mod pidproxy;
 mod rpc;
 mod rpc_diff;
+mod schedule;
 mod seed_session;
 mod superlance;
 mod support;

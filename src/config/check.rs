@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::health::{HealthAction, HealthCheck, Probe};
 use super::model::*;
+use super::schedule::{ScheduleAction, ScheduleConfig};
 
 fn line(kind: &str, name: &str, obj: Value) -> String {
     format!("{kind} {name} {obj}")
@@ -61,6 +62,9 @@ fn process(p: &ProcessConfig, group: &str) -> Value {
         .map(|d| json!({"name": d.name, "condition": d.condition.name(), "members": d.members}))
         .collect();
     m.insert("depends_on".into(), json!(deps));
+    let (run, restart) = schedules(p.schedule.as_ref());
+    m.insert("schedule".into(), run);
+    m.insert("restart_schedule".into(), restart);
     m.insert("uid".into(), json!(p.uid));
     m.insert("redirect_stderr".into(), json!(p.redirect_stderr));
     m.insert(
@@ -251,4 +255,20 @@ fn healthcheck(check: Option<&HealthCheck>) -> serde_json::Value {
             HealthAction::None => "none",
         },
     })
+}
+
+/// `schedule` and `restart_schedule` (ours): `null`, or the expression, its zone and (for
+/// `schedule`) what an overlap does.
+fn schedules(schedule: Option<&ScheduleConfig>) -> (Value, Value) {
+    let Some(s) = schedule else {
+        return (Value::Null, Value::Null);
+    };
+    let (cron, timezone) = (s.when.text(), s.when.zone().name().to_string());
+    match s.action {
+        ScheduleAction::Run(overlap) => (
+            json!({ "cron": cron, "timezone": timezone, "overlap": overlap.name() }),
+            Value::Null,
+        ),
+        ScheduleAction::Restart => (Value::Null, json!({ "cron": cron, "timezone": timezone })),
+    }
 }

@@ -53,6 +53,10 @@ const PROGRAM: &[&str] = &[
     "healthcheck_action",
     "memory_limit",
     "depends_on",
+    "schedule",
+    "schedule_timezone",
+    "schedule_overlap",
+    "restart_schedule",
 ];
 
 const EVENTLISTENER: &[&str] = &["events", "buffer_size", "result_handler"];

@@ -20,6 +20,7 @@ mod keys;
 mod model;
 mod program;
 mod reader;
+mod schedule;
 mod server;
 mod supervisord;
 pub mod types;
@@ -35,6 +36,7 @@ pub use error::{ConfigError, ConfigErrors, ErrorKind};
 pub use health::{HealthAction, HealthCheck, Probe};
 pub use model::*;
 pub use program::EVENT_TYPES;
+pub use schedule::{Overlap, ScheduleAction, ScheduleConfig};
 pub use server::{supervisorctl_section, MAIN_RPCINTERFACE};
 
 use expand::{Expansions, Value};

@@ -14,6 +14,7 @@ use crate::signal::Signal;
 
 use super::depends::Dependency;
 use super::health::HealthCheck;
+use super::schedule::ScheduleConfig;
 
 /// The whole configuration, as one `supervisord.conf` (plus its includes) describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,4 +266,17 @@ pub struct ProcessConfig {
     pub memory_limit: Option<u64>,
     /// Ours (`depends_on=`): what must be up before this process starts, and stops after it.
     pub depends_on: Vec<Dependency>,
+    /// Ours (`schedule=` or `restart_schedule=`, with `schedule_timezone` and
+    /// `schedule_overlap`): when the program runs, or is restarted.
+    pub schedule: Option<ScheduleConfig>,
+}
+
+impl ProcessConfig {
+    /// A run-to-completion job started at each occurrence of its `schedule`: it never
+    /// autostarts, and an exit, expected or not, leaves it EXITED until the next one.
+    pub fn runs_on_schedule(&self) -> bool {
+        self.schedule
+            .as_ref()
+            .is_some_and(|s| matches!(s.action, super::schedule::ScheduleAction::Run(_)))
+    }
 }

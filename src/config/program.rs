@@ -493,7 +493,15 @@ fn read_processes(
         &c,
         types::auto_restart,
     )?;
-    let startsecs = r.convert(section, "startsecs", "1", &c, types::integer)?;
+    let schedule = super::schedule::read(r, section, &c)?;
+    // A job run on a `schedule` is expected to exit, often within a second: it counts as
+    // started once spawned unless `startsecs` says otherwise (a quick `0` exit is then EXITED,
+    // not a BACKOFF and retries).
+    let job = schedule
+        .as_ref()
+        .is_some_and(|s| matches!(s.action, super::schedule::ScheduleAction::Run(_)));
+    let startsecs_default = if job { "0" } else { "1" };
+    let startsecs = r.convert(section, "startsecs", startsecs_default, &c, types::integer)?;
     let startretries = r.convert(section, "startretries", "3", &c, types::integer)?;
     let stopsignal = r.convert(section, "stopsignal", "TERM", &c, types::signal)?;
     let stopwaitsecs = r.convert(section, "stopwaitsecs", "10", &c, types::integer)?;
@@ -688,6 +696,7 @@ fn read_processes(
             healthcheck: healthcheck.clone(),
             memory_limit,
             depends_on,
+            schedule: schedule.clone(),
         });
         num += 1;
     }

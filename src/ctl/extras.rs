@@ -39,9 +39,10 @@ pub(super) fn take_flag(words: &mut Vec<&str>, flag: &str) -> bool {
 }
 
 /// The `supervisor_rs.*` answers `status --json` adds to each process, and under what key.
-pub(super) const STATUS_EXTENSIONS: [(&str, &str); 2] = [
+pub(super) const STATUS_EXTENSIONS: [(&str, &str); 3] = [
     ("supervisor_rs.getAllProcessHealth", "health"),
     ("supervisor_rs.getAllProcessDependencies", "dependencies"),
+    ("supervisor_rs.getAllProcessSchedules", "schedule"),
 ];
 
 /// Adds to each `getProcessInfo` struct of `infos`, under `key`, the member of `found` (an

@@ -345,8 +345,12 @@ impl Step<'_> {
         }
     }
 
-    /// `autorestart` against `exitcodes`, for EXITED → STARTING.
+    /// `autorestart` against `exitcodes`, for EXITED → STARTING. A job run on a `schedule`
+    /// waits for its next occurrence instead, whatever `autorestart` says.
     fn restarts_after(&self, es: i32) -> bool {
+        if self.config.runs_on_schedule() {
+            return false;
+        }
         match self.config.autorestart {
             AutoRestart::Never => false,
             AutoRestart::Always => true,
@@ -834,6 +838,25 @@ mod tests {
                 end: ProcessEnd::Exited(code),
             });
             assert_eq!(rig.life.state == S::Starting, restarts, "{policy:?} {code}");
+        }
+    }
+
+    #[test]
+    fn a_scheduled_job_is_not_autorestarted() {
+        let when = crate::schedule::Schedule::parse("* * * * *", crate::schedule::Zone::local())
+            .expect("valid");
+        for code in [0, 1] {
+            let mut rig = Rig::new();
+            rig.config.autorestart = AutoRestart::Always;
+            rig.config.schedule = Some(crate::config::ScheduleConfig {
+                when: when.clone(),
+                action: crate::config::ScheduleAction::Run(crate::config::Overlap::Skip),
+            });
+            let mut rig = rig.in_state(S::Running);
+            rig.at(9.0).feed(Input::Exited {
+                end: ProcessEnd::Exited(code),
+            });
+            assert_eq!(rig.life.state, S::Exited, "exit status {code}");
         }
     }
 

@@ -28,6 +28,7 @@ use super::handle::{Handle, Status};
 use super::health::Probes;
 use super::remember::StoppedByHand;
 use super::request::Request;
+use super::schedule::Schedules;
 use super::table::{ProcId, Table};
 use super::timers::{TimerKey, Timers};
 use super::trees::Draining;
@@ -152,6 +153,8 @@ pub struct Supervisor {
     pub(super) probes: Probes,
     /// `depends_on`: who depends on whom, the starts and stops waiting on it.
     pub(super) deps: Deps,
+    /// `schedule` and `restart_schedule`: each scheduled process's clock.
+    pub(super) schedules: Schedules,
 }
 
 impl Supervisor {
@@ -214,6 +217,7 @@ impl Supervisor {
             draining: Vec::new(),
             probes: Probes::default(),
             deps: Deps::default(),
+            schedules: Schedules::default(),
         };
         (supervisor, Handle::with_status(tx, status))
     }
@@ -337,6 +341,8 @@ impl Supervisor {
                 TimerKey::HealthRestart(id) => self.health_restart(id),
                 TimerKey::MemorySample => self.sample_memory(),
                 TimerKey::Dependencies => self.dependencies_due(),
+                TimerKey::Schedule(id) => self.schedule_due(id),
+                TimerKey::ScheduleStart(id) => self.schedule_start(id),
                 TimerKey::Watchdog => {
                     if let Some(n) = &self.notify {
                         n.send("WATCHDOG=1");

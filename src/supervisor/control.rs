@@ -170,6 +170,7 @@ impl Supervisor {
             return;
         }
         self.health_stop_requested(id);
+        self.schedule_stop_requested(id);
         self.feed(id, Input::Stop);
         self.remember(id, true);
     }

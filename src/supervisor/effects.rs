@@ -65,6 +65,7 @@ impl Supervisor {
                 self.health_on_state(id, to);
                 self.memory_on_state(id, to);
                 self.depends_on_change();
+                self.schedule_on_state(id, to);
             }
         }
     }

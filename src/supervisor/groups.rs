@@ -70,11 +70,15 @@ impl Supervisor {
         self.status.publish(Change::Groups);
         // Python's `ProcessGroup.transition` walks its processes dict in config order (a
         // `[group:x]` keeps its `programs=` order), not by priority.
+        self.schedules_added(&members);
         let by_hand = self.stopped_by_hand.as_ref();
-        // Programs stopped by hand (`remember_stopped`) wait for a start by hand.
+        // Programs stopped by hand (`remember_stopped`) wait for a start by hand; a job on a
+        // `schedule` waits for its occurrences.
         let ids = members.into_iter().filter(|id| {
             self.table.get(*id).is_some_and(|p| {
-                p.config.autostart && !by_hand.is_some_and(|s| s.contains(&p.namespec()))
+                p.config.autostart
+                    && !p.config.runs_on_schedule()
+                    && !by_hand.is_some_and(|s| s.contains(&p.namespec()))
             })
         });
         self.pending_starts.extend(ids);
@@ -143,7 +147,9 @@ impl Supervisor {
             Some(group) if !self.table.group_is_stopped(group) => {
                 Err(SupervisorError::StillRunning(name))
             }
-            Some(_) => {
+            Some(group) => {
+                let members = group.members.clone();
+                self.schedules_removed(&members);
                 // A pool unsubscribes first: it never sees its own PROCESS_GROUP_REMOVED.
                 self.remove_pool(&name);
                 self.close_fcgi(&name);

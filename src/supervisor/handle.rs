@@ -7,7 +7,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::info::{
     Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependsInfo, HealthInfo, LogLocation,
-    ProcessInfo, ProcessResult, SupervisorError, TreeInfo,
+    ProcessInfo, ProcessResult, ScheduleInfo, SupervisorError, TreeInfo,
 };
 use super::request::{Reply, Request};
 
@@ -162,6 +162,16 @@ impl Handle {
     ) -> Result<Vec<DependsInfo>, SupervisorError> {
         let name = name.map(str::to_string);
         self.call(|reply| Request::GetDepends { name, reply }).await
+    }
+
+    /// Ours: the schedule of `name` (a process namespec), or of every scheduled process.
+    pub async fn get_schedules(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Vec<ScheduleInfo>, SupervisorError> {
+        let name = name.map(str::to_string);
+        self.call(|reply| Request::GetSchedules { name, reply })
+            .await
     }
 
     /// Ours: the process tree of `name` (a process namespec), or of every process.

@@ -22,6 +22,29 @@ pub struct TreeInfo {
     pub usage: crate::proctree::Usage,
 }
 
+/// A program's schedule and its last run (ours: `supervisor_rs.getProcessSchedule`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleInfo {
+    pub name: String,
+    pub group: String,
+    /// The key: `schedule` (a job run at each occurrence) or `restart_schedule`.
+    pub kind: &'static str,
+    /// The cron expression as written.
+    pub schedule: String,
+    /// `local` or the IANA name.
+    pub timezone: String,
+    /// `skip`, `queue` or `kill`; empty for a `restart_schedule`.
+    pub overlap: &'static str,
+    /// The next occurrence, epoch seconds (0 = none left).
+    pub next: i64,
+    /// The last start, scheduled or by hand, epoch seconds (0 = never).
+    pub last_start: i64,
+    /// The exit status of the last run that exited on its own (EXITED), -1 = none yet.
+    pub last_exitstatus: i64,
+    /// A run is under way (STARTING, RUNNING, BACKOFF, STOPPING).
+    pub running: bool,
+}
+
 /// What the health checks say of one process (ours: `supervisor_rs.getProcessHealth`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthInfo {

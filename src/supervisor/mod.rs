@@ -3,7 +3,8 @@
 //! - [`actor`]: the task serving requests, child exits, signals and deadlines; its methods are
 //!   spread by concept over `requests`, `control`, `waiters`, `effects`, `groups`, `snapshot`
 //!   and `shutdown`.
-//! - `table`: groups, processes and namespec lookup; `timers`: the deadlines;
+//! - `table`: groups, processes and namespec lookup; `timers`: the deadlines; `schedule`:
+//!   `schedule=` and `restart_schedule=`;
 //!   `reload`: the `reloadConfig` diff; `stdin`: non-blocking writes to children.
 
 pub mod actor;
@@ -21,6 +22,7 @@ mod reload;
 mod remember;
 pub mod request;
 mod requests;
+mod schedule;
 mod shutdown;
 mod snapshot;
 mod stdin;
@@ -33,6 +35,6 @@ pub use actor::{Mood, Outcome, Reread, Supervisor};
 pub use handle::{Change, Handle};
 pub use info::{
     namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependencyInfo, DependsInfo,
-    HealthInfo, LogLocation, ProcessInfo, ProcessResult, SupervisorError, TreeInfo,
+    HealthInfo, LogLocation, ProcessInfo, ProcessResult, ScheduleInfo, SupervisorError, TreeInfo,
 };
 pub use request::{Reply, Request};

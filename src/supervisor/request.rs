@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use super::info::{
     Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependsInfo, HealthInfo, LogLocation,
-    ProcessInfo, ProcessResult, SupervisorError, TreeInfo,
+    ProcessInfo, ProcessResult, ScheduleInfo, SupervisorError, TreeInfo,
 };
 
 /// Where the actor sends its answer.
@@ -47,6 +47,11 @@ pub enum Request {
     GetTrees {
         name: Option<String>,
         reply: Reply<Vec<TreeInfo>>,
+    },
+    /// Ours: the schedule of one process or of every scheduled one, as `GetHealth`.
+    GetSchedules {
+        name: Option<String>,
+        reply: Reply<Vec<ScheduleInfo>>,
     },
 
     StartProcess {

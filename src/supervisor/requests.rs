@@ -58,6 +58,14 @@ impl Supervisor {
                     ids.map(|ids| ids.iter().filter_map(|&id| self.depends_info(id)).collect()),
                 );
             }
+            Request::GetSchedules { name, reply } => {
+                let ids = self.processes_named(name);
+                let _ = reply.send(ids.map(|ids| {
+                    ids.iter()
+                        .filter_map(|&id| self.schedule_info(id))
+                        .collect()
+                }));
+            }
             Request::GetTrees { name, reply } => {
                 let _ = reply.send(self.processes_named(name).map(|ids| self.tree_infos(&ids)));
             }

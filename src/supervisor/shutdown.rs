@@ -24,6 +24,7 @@ pub(super) fn reject_shutdown(request: Request) -> Option<Request> {
         Request::GetHealth { reply, .. } => no(reply),
         Request::GetDepends { reply, .. } => no(reply),
         Request::GetTrees { reply, .. } => no(reply),
+        Request::GetSchedules { reply, .. } => no(reply),
         Request::StartProcess { reply, .. } => no(reply),
         Request::StartProcessGroup { reply, .. } => no(reply),
         Request::StartAllProcesses { reply, .. } => no(reply),

@@ -36,6 +36,11 @@ pub enum TimerKey {
     MemorySample,
     /// A look at the starts and stops waiting on `depends_on`, after a state change.
     Dependencies,
+    /// The next occurrence of a process's `schedule` or `restart_schedule` (or a look at the
+    /// wall clock, at least once a minute).
+    Schedule(ProcId),
+    /// Start a job whose occurrence was queued behind the run that just ended.
+    ScheduleStart(ProcId),
 }
 
 /// The deadlines, ordered by time, plus an index to replace or cancel one in O(log n).

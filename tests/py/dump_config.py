@@ -93,6 +93,8 @@ def process_obj(p, group_name):
         "healthcheck": None,
         "memory_limit": None,
         "depends_on": [],
+        "schedule": None,
+        "restart_schedule": None,
         "killasgroup": bool(p.killasgroup),
         "uid": p.uid,
         "redirect_stderr": bool(p.redirect_stderr),

@@ -2,7 +2,7 @@
 //! `system.listMethods`, whose answer stays Python's byte for byte (tools compare it);
 //! `supervisor_rs.listMethods` lists these.
 
-use crate::supervisor::{DependsInfo, Handle, HealthInfo, TreeInfo};
+use crate::supervisor::{DependsInfo, Handle, HealthInfo, ScheduleInfo, TreeInfo};
 
 use crate::rpc::dispatch::Args;
 use crate::rpc::fault::Fault;
@@ -12,12 +12,14 @@ use crate::rpc::xml::Value;
 pub(crate) const NAMESPACE: &str = "supervisor_rs";
 
 /// Every method of the namespace, as `listMethods` gives them.
-const METHODS: [&str; 7] = [
+const METHODS: [&str; 9] = [
     "supervisor_rs.getAllProcessDependencies",
     "supervisor_rs.getAllProcessHealth",
+    "supervisor_rs.getAllProcessSchedules",
     "supervisor_rs.getAllProcessTrees",
     "supervisor_rs.getProcessDependencies",
     "supervisor_rs.getProcessHealth",
+    "supervisor_rs.getProcessSchedule",
     "supervisor_rs.getProcessTree",
     "supervisor_rs.listMethods",
 ];
@@ -51,6 +53,22 @@ fn depends(d: DependsInfo) -> Value {
         ("depends_on", Value::Array(deps.collect())),
         ("waiting", Value::Bool(d.waiting)),
         ("blocked", Value::from(d.blocked)),
+    ])
+}
+
+/// One `ScheduleInfo` as a struct (times as epoch seconds, `<int>`s).
+fn schedule(s: ScheduleInfo) -> Value {
+    Value::structure([
+        ("name", Value::from(s.name)),
+        ("group", Value::from(s.group)),
+        ("kind", Value::from(s.kind)),
+        ("schedule", Value::from(s.schedule)),
+        ("timezone", Value::from(s.timezone)),
+        ("overlap", Value::from(s.overlap)),
+        ("next", Value::Int(s.next)),
+        ("last_start", Value::Int(s.last_start)),
+        ("last_exitstatus", Value::Int(s.last_exitstatus)),
+        ("running", Value::Bool(s.running)),
     ])
 }
 
@@ -117,6 +135,16 @@ pub(crate) async fn call(handle: &Handle, name: &str, args: &Args<'_>) -> Result
             args.count(1, 1)?;
             let name = args.string(0)?;
             only(handle.get_trees(Some(name)).await?, name).map(tree)
+        }
+        "getProcessSchedule" => {
+            args.count(1, 1)?;
+            let name = args.string(0)?;
+            only(handle.get_schedules(Some(name)).await?, name).map(schedule)
+        }
+        "getAllProcessSchedules" => {
+            args.count(0, 0)?;
+            let all = handle.get_schedules(None).await?;
+            Ok(Value::Array(all.into_iter().map(schedule).collect()))
         }
         "getAllProcessTrees" => {
             args.count(0, 0)?;
