@@ -1159,7 +1159,17 @@ def bench_schedule(binary, ctx):
     job = Program("job", f"/bin/sh -c 'date +%%s.%%N >> {runs}'", numprocs=jobs,
                   options={"schedule": "* * * * * *"})
     with Daemon(binary, ctx, [sleepers(ctx.scale.fleet), job], "schedule") as daemon:
-        daemon.wait_all_running(ctx.scale.fleet)
+        daemon.wait_ready(180.0)
+        conn = daemon.connect()
+        try:
+            def fleet_running():
+                daemon.check_alive()
+                infos = conn.call("supervisor.getAllProcessInfo")
+                running = [i for i in infos if i["group"] == "sleep" and i["state"] == RUNNING]
+                return len(running) == ctx.scale.fleet
+            wait_until(fleet_running, 180.0, "the fleet RUNNING", interval=0.1)
+        finally:
+            conn.close()
         wait_until(lambda: runs.exists(), 10, "a first scheduled run")
         time.sleep(1.0)
         start = time.time()

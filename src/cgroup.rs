@@ -64,15 +64,6 @@ fn pids_in(dir: &Path) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-fn command_of(pid: u32) -> String {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            let text = String::from_utf8_lossy(&b).replace('\0', " ");
-            text.trim_end().to_string()
-        })
-        .unwrap_or_default()
-}
-
 /// Kills every process of `dir` (`cgroup.kill`, or SIGKILL to each where the kernel lacks it).
 fn kill_dir(dir: &Path) {
     if fs::write(dir.join("cgroup.kill"), b"1").is_err() {
@@ -142,7 +133,7 @@ impl Tree {
                 killed.push(Leftover {
                     pid,
                     cgroup: name.clone(),
-                    command: command_of(pid),
+                    command: crate::proctree::command_of(pid),
                 });
             }
             kill_dir(&dir);
@@ -194,12 +185,10 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// `cgroup.procs`, opened for the child to write `0` to (moving itself) before exec.
-    pub fn procs_for_child(&self) -> io::Result<OwnedFd> {
-        Ok(fs::OpenOptions::new()
-            .write(true)
-            .open(self.path.join("cgroup.procs"))?
-            .into())
+    /// The cgroup's directory, opened for a child to be cloned into it (`CLONE_INTO_CGROUP`),
+    /// or to join it by its `cgroup.procs` where the kernel cannot (see `crate::sys::spawn`).
+    pub fn dir_for_child(&self) -> io::Result<OwnedFd> {
+        Ok(fs::File::open(&self.path)?.into())
     }
 
     /// The pids in it now.

@@ -84,10 +84,11 @@ pub fn main<B>(
             daemonize(&config, &log)?;
         }
         write_pidfile(&config, &log);
-        if config.supervisord.init && std::process::id() != 1 {
-            // Orphans of the programs' trees then come to us (as to PID 1) to be reaped.
-            if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-                log.warn(format!("init=true: cannot become a child subreaper: {e}"));
+        if std::process::id() != 1 {
+            // Orphans of the programs' trees then come to us (as to PID 1), to be reaped and,
+            // without cgroups, told apart by program (`crate::family`).
+            if let Err(e) = crate::sys::daemon::become_subreaper() {
+                log.warn(format!("cannot become a child subreaper: {e}"));
             }
         }
         let rt = match runtime.take() {

@@ -25,6 +25,7 @@ pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod events;
+pub mod family;
 pub mod fcgi;
 pub mod health;
 pub mod http;

@@ -47,6 +47,16 @@ impl Parents {
         Parents(children)
     }
 
+    /// The children of `pid`.
+    pub fn children(&self, pid: u32) -> &[u32] {
+        self.0.get(&pid).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every process seen (each is some process's child).
+    pub fn all(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.values().flatten().copied()
+    }
+
     /// `root` and every process descending from it, `root` first.
     pub fn tree(&self, root: u32) -> Vec<u32> {
         let mut out = vec![root];
@@ -59,6 +69,27 @@ impl Parents {
         }
         out
     }
+}
+
+/// When `pid` started, in clock ticks since boot (`stat`'s field 22): with the pid, a name
+/// for the process that a reused pid does not share.
+pub fn start_time(pid: u32) -> Option<u64> {
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+/// The process group of `pid` (`stat`'s field 5).
+pub fn process_group(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(2)?.parse().ok()
+}
+
+/// `/proc/<pid>/cmdline`, spaces for NULs (empty when gone).
+pub fn command_of(pid: u32) -> String {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            let text = String::from_utf8_lossy(&b).replace('\0', " ");
+            text.trim_end().to_string()
+        })
+        .unwrap_or_default()
 }
 
 fn sysconf(name: nix::unistd::SysconfVar, fallback: u64) -> u64 {

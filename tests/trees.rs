@@ -1,8 +1,10 @@
-//! Process trees (issue 14, items 1 and 2; `src/cgroup.rs`): with cgroup v2 writable, a
-//! program's whole tree is its own: setsid'ed grandchildren are stopped with it, leftovers of
-//! an exited main process are killed after `stopwaitsecs`, and the leftovers of a SIGKILLed
-//! daemon are killed by the next daemon on the same config before it spawns anything.
-//! `killmode=process` keeps Python's behaviour. Real processes, real cgroups.
+//! Process trees (issue 14, items 1 and 2): a program's whole tree is its own, with cgroup v2
+//! writable (`src/cgroup.rs`) and without it (`src/family.rs`: the daemon, in a mount
+//! namespace without the cgroup2 hierarchy, is a subreaper and reads procfs): setsid'ed
+//! grandchildren are stopped with it, leftovers of an exited main process are killed after
+//! `stopwaitsecs`, and the leftovers of a SIGKILLed daemon are killed by the next daemon on
+//! the same config before it spawns anything. `killmode=process` keeps Python's behaviour.
+//! Real processes, real cgroups, a real mount namespace.
 
 use std::fs;
 use std::process::{Child, Command, Stdio};
@@ -25,17 +27,59 @@ fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Whether this machine lets the daemon make cgroups (root with cgroup v2): where it does not,
-/// the daemon works as Python's and these tests have nothing to check.
-fn cgroups_available() -> bool {
-    match supervisor::cgroup::Tree::open("probe-of-the-tests") {
-        Some(tree) => {
-            tree.kill_all();
-            true
+/// How the daemon under test tracks process trees.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// cgroup v2, writable here (root).
+    Cgroups,
+    /// procfs: the daemon runs where no cgroup2 hierarchy is mounted.
+    Procfs,
+}
+
+impl Mode {
+    /// Whether this machine can run the mode: where it cannot (no writable cgroup v2, no
+    /// mount namespaces), the daemon works as Python's and the test has nothing to check.
+    fn available(self) -> bool {
+        let ok = match self {
+            Mode::Cgroups => match supervisor::cgroup::Tree::open("probe-of-the-tests") {
+                Some(tree) => {
+                    tree.kill_all();
+                    true
+                }
+                None => false,
+            },
+            Mode::Procfs => support::without_cgroups(std::path::Path::new("true"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+        };
+        if !ok {
+            eprintln!("{self:?} is not available here: process-tree test skipped");
         }
-        None => {
-            eprintln!("cgroup v2 is not writable here: process-tree tests skipped");
-            false
+        ok
+    }
+
+    fn start(self, body: &str) -> support::Daemon {
+        match self {
+            Mode::Cgroups => support::Daemon::start(Impl::Ours, body),
+            Mode::Procfs => support::Daemon::start_without_cgroups(body),
+        }
+    }
+
+    /// A `sleep` argument unique to the test and the mode (both modes' tests run at once).
+    fn arg(self, base: u32) -> String {
+        match self {
+            Mode::Cgroups => base.to_string(),
+            Mode::Procfs => (base + 1000).to_string(),
+        }
+    }
+
+    fn command(self) -> Command {
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_supervisord"));
+        match self {
+            Mode::Cgroups => Command::new(binary),
+            Mode::Procfs => support::without_cgroups(binary),
         }
     }
 }
@@ -57,12 +101,12 @@ fn pids_of(argv: &[&str]) -> Vec<u32> {
 }
 
 /// Kills stray test processes if a test fails half-way.
-struct Reap(Vec<&'static str>);
+struct Reap(Vec<String>);
 
 impl Drop for Reap {
     fn drop(&mut self) {
         for arg in &self.0 {
-            for pid in pids_of(&["sleep", arg]) {
+            for pid in pids_of(&["sleep", arg.as_str()]) {
                 let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
             }
         }
@@ -73,9 +117,9 @@ impl Drop for Reap {
 struct Next(Child);
 
 impl Next {
-    fn start(conf: &std::path::Path) -> Next {
+    fn start(conf: &std::path::Path, mode: Mode) -> Next {
         Next(
-            Command::new(env!("CARGO_BIN_EXE_supervisord"))
+            mode.command()
                 .arg("-n")
                 .arg("-c")
                 .arg(conf)
@@ -96,20 +140,34 @@ impl Drop for Next {
 }
 
 #[test]
-fn a_killed_daemons_workers_are_killed_by_the_next_daemon() {
-    if !cgroups_available() {
+fn a_killed_daemons_workers_are_killed_by_the_next_daemon_with_cgroups() {
+    a_killed_daemons_workers_are_killed_by_the_next_daemon(Mode::Cgroups);
+}
+
+#[test]
+fn a_killed_daemons_workers_are_killed_by_the_next_daemon_in_procfs() {
+    a_killed_daemons_workers_are_killed_by_the_next_daemon(Mode::Procfs);
+}
+
+fn a_killed_daemons_workers_are_killed_by_the_next_daemon(mode: Mode) {
+    if !mode.available() {
         return;
     }
-    let _reap = Reap(vec!["7301", "7302"]);
-    let body = "[program:qrd]\ncommand=sh -c 'sleep 7301 & sleep 7302 & wait'\nstartsecs=0\n";
-    let mut d = support::Daemon::start(Impl::Ours, body);
+    let a7301 = mode.arg(7301);
+    let a7302 = mode.arg(7302);
+    let _reap = Reap(vec![a7301.clone(), a7302.clone()]);
+    let body = format!(
+        "[program:qrd]\ncommand=sh -c 'sleep {a7301} & sleep {a7302} & wait'\nstartsecs=0\n"
+    );
+    let mut d = mode.start(&body);
     d.wait_for_state("qrd", "RUNNING", DEADLINE);
     wait_until("both workers", DEADLINE, || {
-        pids_of(&["sleep", "7301"]).len() == 1 && pids_of(&["sleep", "7302"]).len() == 1
+        pids_of(&["sleep", a7301.as_str()]).len() == 1
+            && pids_of(&["sleep", a7302.as_str()]).len() == 1
     });
     let workers = [
-        pids_of(&["sleep", "7301"])[0],
-        pids_of(&["sleep", "7302"])[0],
+        pids_of(&["sleep", a7301.as_str()])[0],
+        pids_of(&["sleep", a7302.as_str()])[0],
     ];
     d.signal(Signal::SIGKILL);
     d.wait_exit(DEADLINE);
@@ -119,7 +177,7 @@ fn a_killed_daemons_workers_are_killed_by_the_next_daemon() {
         "the workers outlive a SIGKILLed daemon"
     );
 
-    let _next = Next::start(&d.conf());
+    let _next = Next::start(&d.conf(), mode);
     let info = |name: &str| {
         xmlrpc::call(
             &d.socket(),
@@ -134,7 +192,8 @@ fn a_killed_daemons_workers_are_killed_by_the_next_daemon() {
         workers.iter().all(|&p| !is_live(p))
     });
     wait_until("one new set of workers", DEADLINE, || {
-        pids_of(&["sleep", "7301"]).len() == 1 && pids_of(&["sleep", "7302"]).len() == 1
+        pids_of(&["sleep", a7301.as_str()]).len() == 1
+            && pids_of(&["sleep", a7302.as_str()]).len() == 1
     });
     let log = d.main_log();
     for p in workers {
@@ -143,23 +202,41 @@ fn a_killed_daemons_workers_are_killed_by_the_next_daemon() {
             "the kill of {p} is logged:\n{log}"
         );
     }
+    if matches!(mode, Mode::Procfs) {
+        assert!(
+            log.contains("left behind by a previous supervisord (its record "),
+            "{log}"
+        );
+    }
     xmlrpc::call(&d.socket(), "supervisor.shutdown", &[]).expect("shutdown");
 }
 
 #[test]
-fn stopasgroup_reaches_a_setsid_grandchild() {
-    if !cgroups_available() {
+fn stopasgroup_reaches_a_setsid_grandchild_with_cgroups() {
+    stopasgroup_reaches_a_setsid_grandchild(Mode::Cgroups);
+}
+
+#[test]
+fn stopasgroup_reaches_a_setsid_grandchild_in_procfs() {
+    stopasgroup_reaches_a_setsid_grandchild(Mode::Procfs);
+}
+
+fn stopasgroup_reaches_a_setsid_grandchild(mode: Mode) {
+    if !mode.available() {
         return;
     }
-    let _reap = Reap(vec!["7311"]);
-    let body = "[program:det]\ncommand=sh -c 'setsid sleep 7311 & wait'\nstartsecs=0\n\
-                stopasgroup=true\n";
-    let d = support::Daemon::start(Impl::Ours, body);
+    let a7311 = mode.arg(7311);
+    let _reap = Reap(vec![a7311.clone()]);
+    let body = format!(
+        "[program:det]\ncommand=sh -c 'setsid sleep {a7311} & wait'\nstartsecs=0\n\
+                stopasgroup=true\n"
+    );
+    let d = mode.start(&body);
     d.wait_for_state("det", "RUNNING", DEADLINE);
     wait_until("the grandchild", DEADLINE, || {
-        pids_of(&["sleep", "7311"]).len() == 1
+        pids_of(&["sleep", a7311.as_str()]).len() == 1
     });
-    let grandchild = pids_of(&["sleep", "7311"])[0];
+    let grandchild = pids_of(&["sleep", a7311.as_str()])[0];
     d.rpc("supervisor.stopProcess", &[Value::Str("det".into())])
         .expect("stop det");
     wait_until(
@@ -170,18 +247,30 @@ fn stopasgroup_reaches_a_setsid_grandchild() {
 }
 
 #[test]
-fn leftovers_of_an_exited_program_go_after_stopwaitsecs() {
-    if !cgroups_available() {
+fn leftovers_of_an_exited_program_go_after_stopwaitsecs_with_cgroups() {
+    leftovers_of_an_exited_program_go_after_stopwaitsecs(Mode::Cgroups);
+}
+
+#[test]
+fn leftovers_of_an_exited_program_go_after_stopwaitsecs_in_procfs() {
+    leftovers_of_an_exited_program_go_after_stopwaitsecs(Mode::Procfs);
+}
+
+fn leftovers_of_an_exited_program_go_after_stopwaitsecs(mode: Mode) {
+    if !mode.available() {
         return;
     }
-    let _reap = Reap(vec!["7321"]);
-    let body = "[program:leaky]\ncommand=sh -c 'setsid sleep 7321 & sleep 0.3'\nstartsecs=0\n\
-                autorestart=false\nstopwaitsecs=1\n";
-    let d = support::Daemon::start(Impl::Ours, body);
+    let a7321 = mode.arg(7321);
+    let _reap = Reap(vec![a7321.clone()]);
+    let body = format!(
+        "[program:leaky]\ncommand=sh -c 'setsid sleep {a7321} & sleep 0.3'\nstartsecs=0\n\
+                autorestart=false\nstopwaitsecs=1\n"
+    );
+    let d = mode.start(&body);
     wait_until("the grandchild", DEADLINE, || {
-        pids_of(&["sleep", "7321"]).len() == 1
+        pids_of(&["sleep", a7321.as_str()]).len() == 1
     });
-    let grandchild = pids_of(&["sleep", "7321"])[0];
+    let grandchild = pids_of(&["sleep", a7321.as_str()])[0];
     d.wait_for_state("leaky", "EXITED", DEADLINE);
     let exited = Instant::now();
     assert!(
@@ -199,16 +288,28 @@ fn leftovers_of_an_exited_program_go_after_stopwaitsecs() {
 }
 
 #[test]
-fn killmode_process_keeps_pythons_detached_grandchild() {
-    if !cgroups_available() {
+fn killmode_process_keeps_pythons_detached_grandchild_with_cgroups() {
+    killmode_process_keeps_pythons_detached_grandchild(Mode::Cgroups);
+}
+
+#[test]
+fn killmode_process_keeps_pythons_detached_grandchild_in_procfs() {
+    killmode_process_keeps_pythons_detached_grandchild(Mode::Procfs);
+}
+
+fn killmode_process_keeps_pythons_detached_grandchild(mode: Mode) {
+    if !mode.available() {
         return;
     }
-    let _reap = Reap(vec!["7331"]);
-    let body = "[program:keep]\ncommand=sh -c 'setsid sleep 7331 & sleep 0.2'\nstartsecs=0\n\
-                autorestart=false\nstopwaitsecs=1\nkillmode=process\n";
-    let d = support::Daemon::start(Impl::Ours, body);
+    let a7331 = mode.arg(7331);
+    let _reap = Reap(vec![a7331.clone()]);
+    let body = format!(
+        "[program:keep]\ncommand=sh -c 'setsid sleep {a7331} & sleep 0.2'\nstartsecs=0\n\
+                autorestart=false\nstopwaitsecs=1\nkillmode=process\n"
+    );
+    let d = mode.start(&body);
     d.wait_for_state("keep", "EXITED", DEADLINE);
-    let grandchild = pids_of(&["sleep", "7331"]);
+    let grandchild = pids_of(&["sleep", a7331.as_str()]);
     assert_eq!(grandchild.len(), 1, "the grandchild runs");
     thread::sleep(Duration::from_millis(1500));
     assert!(
@@ -227,7 +328,7 @@ fn cgroup_of(pid: u32) -> Option<String> {
 
 #[test]
 fn a_restart_reuses_the_cgroup_its_predecessor_left_empty() {
-    if !cgroups_available() {
+    if !Mode::Cgroups.available() {
         return;
     }
     let body = "[program:flap]\ncommand=sleep 0.2\nstartsecs=0\nautorestart=true\n";
@@ -286,7 +387,7 @@ fn cgroup_dir(path: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_programs_tree_is_reported_whole_with_its_memory_and_cpu() {
-    let _reap = Reap(vec!["7361", "7362", "7363", "7364"]);
+    let _reap = Reap(["7361", "7362", "7363", "7364"].map(String::from).to_vec());
     // `cg` is in its cgroup where cgroups are writable; `pt` (killmode=process) never is, so
     // its tree comes from procfs.
     let body = "[program:cg]\ncommand=sh -c 'sleep 7361 & sleep 7362 & wait'\nstartsecs=0\n\
@@ -338,4 +439,52 @@ fn a_programs_tree_is_reported_whole_with_its_memory_and_cpu() {
     let t = tree("pt");
     assert_eq!(t.field("pid").int(), 0);
     assert!(matches!(t.field("pids"), Value::Array(p) if p.is_empty()));
+}
+
+#[test]
+fn a_double_forked_worker_stays_in_its_programs_tree_with_cgroups() {
+    a_double_forked_worker_stays_in_its_programs_tree(Mode::Cgroups);
+}
+
+#[test]
+fn a_double_forked_worker_stays_in_its_programs_tree_in_procfs() {
+    a_double_forked_worker_stays_in_its_programs_tree(Mode::Procfs);
+}
+
+/// A worker whose parent exited at once (`(cmd &)`, the classic daemonizing double fork) is
+/// still its program's: in its tree, and stopped with it.
+fn a_double_forked_worker_stays_in_its_programs_tree(mode: Mode) {
+    if !mode.available() {
+        return;
+    }
+    let a7371 = mode.arg(7371);
+    let a7372 = mode.arg(7372);
+    let _reap = Reap(vec![a7371.clone()]);
+    let body = format!(
+        "[program:dbl]\ncommand=sh -c '(sleep {a7371} &); exec sleep {a7372}'\nstartsecs=0\n\
+                stopasgroup=true\n"
+    );
+    let d = mode.start(&body);
+    d.wait_for_state("dbl", "RUNNING", DEADLINE);
+    wait_until("the worker", DEADLINE, || {
+        pids_of(&["sleep", a7371.as_str()]).len() == 1
+    });
+    let worker = pids_of(&["sleep", a7371.as_str()])[0];
+    let in_own_cgroup = cgroup_of(worker).is_some_and(|c| c.contains("/p-dbl@"));
+    assert_eq!(in_own_cgroup, matches!(mode, Mode::Cgroups), "{mode:?}");
+    let tree = || {
+        d.rpc("supervisor_rs.getProcessTree", &[Value::Str("dbl".into())])
+            .expect("getProcessTree")
+    };
+    wait_until("the main process and the orphaned worker", DEADLINE, || {
+        matches!(tree().field("pids"), Value::Array(p)
+            if p.len() == 2 && p.iter().any(|p| p.int() == i64::from(worker)))
+    });
+    d.rpc("supervisor.stopProcess", &[Value::Str("dbl".into())])
+        .expect("stop dbl");
+    wait_until(
+        "the worker is stopped with it",
+        Duration::from_secs(5),
+        || !is_live(worker),
+    );
 }

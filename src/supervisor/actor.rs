@@ -12,7 +12,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::signal::unix::{signal, Signal as SignalStream, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::cgroup::Tree;
 use crate::config::Config;
 use crate::events::{tick::Ticks, Bus};
 use crate::logs::MainLog;
@@ -31,7 +30,7 @@ use super::request::Request;
 use super::schedule::Schedules;
 use super::table::{ProcId, Table};
 use super::timers::{TimerKey, Timers};
-use super::trees::Draining;
+use super::trees::{Draining, Tracking};
 use super::waiters::Batch;
 
 /// Re-reads the configuration file, for `reloadConfig` and before a restart. `Err` is the
@@ -145,8 +144,8 @@ pub struct Supervisor {
     /// Readers of tapped pipes (event listeners' stdout, events, capture mode) send here.
     pub(super) tap_tx: TapSender,
     taps: mpsc::UnboundedReceiver<TapMessage>,
-    /// The cgroup subtree of this config's process trees (`None` without cgroup v2).
-    pub(super) tree: Option<Tree>,
+    /// How the programs' process trees are found: cgroups, or procfs and the subreaper.
+    pub(super) tracking: Tracking,
     /// Trees whose main process exited with others left, until their kill deadline.
     pub(super) draining: Vec<Draining>,
     /// Health checks: who is probed, the probes under way.
@@ -178,11 +177,7 @@ impl Supervisor {
             })
             .flatten();
         let (tap_tx, taps) = mpsc::unbounded_channel();
-        let tree = config
-            .supervisord
-            .pidfile
-            .as_deref()
-            .and_then(|pidfile| Tree::open(&Tree::key_for(pidfile)));
+        let tracking = Tracking::open(&config);
         let epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
@@ -213,7 +208,7 @@ impl Supervisor {
             stopping_sent: false,
             tap_tx,
             taps,
-            tree,
+            tracking,
             draining: Vec::new(),
             probes: Probes::default(),
             deps: Deps::default(),

@@ -115,14 +115,14 @@ impl Supervisor {
         };
         // Each spawn in a cgroup of its own (one its predecessor left empty, or a new one),
         // which the child joins before it execs.
-        let cgroup = match (&self.tree, process.config.killmode) {
+        let cgroup = match (self.tracking.tree(), process.config.killmode) {
             (Some(tree), KillMode::Mixed) => process.spare_cgroup.take().or_else(|| {
                 process.spawns += 1;
                 tree.create(&process.namespec(), process.spawns).ok()
             }),
             _ => None,
         };
-        let procs = cgroup.as_ref().and_then(|c| c.procs_for_child().ok());
+        let procs = cgroup.as_ref().and_then(|c| c.dir_for_child().ok());
         let resolved =
             spawn::resolve_command(&process.config, &self.spawn_ctx).map_err(|e| e.to_string());
         let result = resolved.and_then(|(filename, argv)| {
@@ -184,6 +184,7 @@ impl Supervisor {
                 process.stdin = child.stdin.map(StdinWriter::new);
                 process.cgroup = cgroup;
                 self.table.bind_pid(pid, id);
+                self.tree_spawned(pid);
                 self.feed(id, Input::Spawned { pid });
             }
             Err(error) => {
@@ -196,18 +197,15 @@ impl Supervisor {
     /// `Subprocess.kill`'s signalling: ESRCH is ignored (the exit is on its way), any other
     /// error makes the process UNKNOWN.
     fn kill(&mut self, id: ProcId, signal: Signal, to_group: bool) {
+        // With its tree tracked, "the group" is the whole tree, setsid'ed grandchildren
+        // included (Supervisor #1101); signalled once each, never twice.
+        if to_group && self.signal_tree(id, signal.number()) {
+            return;
+        }
         let Some(process) = self.table.get(id) else {
             return;
         };
         let pid = process.life.pid as i32;
-        // With its tree in a cgroup, "the group" is the whole tree, setsid'ed grandchildren
-        // included (Supervisor #1101); signalled once each, never twice.
-        if let (true, Some(cgroup)) = (to_group, &process.cgroup) {
-            if cgroup.is_populated() {
-                cgroup.signal(signal.number());
-                return;
-            }
-        }
         let target = if to_group { -pid } else { pid };
         match sys::kill(target, signal.number()) {
             Ok(()) => {}

@@ -298,9 +298,7 @@ impl Supervisor {
             ),
             None => (None, None),
         };
-        if let Some(cgroup) = cgroup {
-            self.main_exited(id, cgroup);
-        }
+        self.main_exited(id, cgroup);
         self.feed(id, Input::Exited { end });
         if let Some(q) = in_flight {
             let group = self.table.get(id).map(|p| p.group.clone());

@@ -81,6 +81,13 @@ impl Default for Probes {
     }
 }
 
+impl Probes {
+    /// Whether `pid` is a command probe's (a child of the daemon that is no program's).
+    pub(super) fn is_probe(&self, pid: u32) -> bool {
+        self.pids.contains_key(&pid)
+    }
+}
+
 fn check_of(config: &ProcessConfig) -> Option<&HealthCheck> {
     config.healthcheck.as_ref()
 }

@@ -178,6 +178,11 @@ impl Table {
         self.by_pid.insert(pid, id);
     }
 
+    /// Whether `pid` is a main process of the table.
+    pub fn has_pid(&self, pid: u32) -> bool {
+        self.by_pid.contains_key(&pid)
+    }
+
     pub fn take_pid(&mut self, pid: u32) -> Option<ProcId> {
         self.by_pid.remove(&pid)
     }
@@ -259,6 +264,10 @@ impl Table {
             .iter()
             .filter_map(|id| self.processes.get(id))
             .all(|p| p.life.state.is_stopped())
+    }
+
+    pub fn processes(&self) -> impl Iterator<Item = &Process> {
+        self.processes.values()
     }
 
     pub fn processes_mut(&mut self) -> impl Iterator<Item = &mut Process> {

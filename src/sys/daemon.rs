@@ -24,3 +24,9 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and needs no invariants.
     unsafe { libc::_exit(code) }
 }
+
+/// `PR_SET_CHILD_SUBREAPER`: orphans among the daemon's descendants are reparented to it, not
+/// to init, so it can reap them and find what each program left.
+pub fn become_subreaper() -> io::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)
+}

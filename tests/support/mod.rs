@@ -166,17 +166,44 @@ fn header() -> &'static str {
      \n"
 }
 
+/// A command running `program` (same pid: `unshare` and `sh` exec it) in a mount namespace
+/// of its own from which every cgroup2 mount is gone.
+pub fn without_cgroups(program: &Path) -> Command {
+    let mut command = Command::new("unshare");
+    command.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        "for m in $(grep ' - cgroup2 ' /proc/self/mountinfo | cut -d' ' -f5); do \
+         umount -l \"$m\" || exit 1; done; exec \"$0\" \"$@\"",
+    ]);
+    command.arg(program);
+    command
+}
+
 impl Daemon {
     /// Writes the standard header plus `body` (`%(here)s` is the temp dir, `{port}` a free port)
     /// and launches the daemon in the foreground; returns once it answers on its socket.
     #[track_caller]
     pub fn start(kind: Impl, body: &str) -> Daemon {
-        let d = Daemon::launch(kind, body);
+        let d = Daemon::launch(kind, body, Command::new(kind.binary()));
         d.wait_ready();
         d
     }
 
-    fn launch(kind: Impl, body: &str) -> Daemon {
+    /// Ours as `start` does, but in a mount namespace without the cgroup v2 hierarchy (as in
+    /// a container that has none), so that it tracks process trees in procfs.
+    #[track_caller]
+    pub fn start_without_cgroups(body: &str) -> Daemon {
+        let d = Daemon::launch(Impl::Ours, body, without_cgroups(&Impl::Ours.binary()));
+        d.wait_ready();
+        d
+    }
+
+    fn launch(kind: Impl, body: &str, mut command: Command) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("sv")
             .tempdir()
@@ -185,7 +212,7 @@ impl Daemon {
         let port = free_port();
         fs::write(dir.path().join("supervisord.conf"), config(body, port)).expect("write config");
         let out = fs::File::create(dir.path().join("daemon.out")).expect("daemon.out");
-        let child = Command::new(kind.binary())
+        let child = command
             .arg("-n")
             .arg("-c")
             .arg(dir.path().join("supervisord.conf"))
