@@ -57,20 +57,28 @@ pub fn marks_of(pid: u32) -> Option<Marks> {
     })
 }
 
-/// The daemon's children now (`/proc/self/task/*/children`: each thread's own).
+/// The daemon's children now: `/proc/self/task/*/children` (each thread's own), or a scan of
+/// every process's parent where the kernel has no such file (`CONFIG_PROC_CHILDREN` off).
 fn own_children() -> Vec<u32> {
     let Ok(tasks) = fs::read_dir("/proc/self/task") else {
         return Vec::new();
     };
-    tasks
+    let mut found = false;
+    let mut children = Vec::new();
+    for text in tasks
         .filter_map(Result::ok)
         .filter_map(|t| fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|text| {
+    {
+        found = true;
+        children.extend(
             text.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    if !found {
+        return Parents::scan().children(std::process::id()).to_vec();
+    }
+    children
 }
 
 /// One look at procfs: the daemon's adopted orphans by the program they came from, and (read
@@ -147,6 +155,8 @@ pub struct Leftover {
 pub struct Record {
     path: PathBuf,
     file: fs::File,
+    /// Main processes noted since the record was last written whole.
+    noted: usize,
 }
 
 /// `pid starttime` of a live process, the pair that names it across pid reuse.
@@ -177,14 +187,53 @@ impl Record {
         if let Some(me) = identity(std::process::id()) {
             writeln!(file, "{me}")?;
         }
-        Ok((Record { path, file }, killed))
+        Ok((
+            Record {
+                path,
+                file,
+                noted: 0,
+            },
+            killed,
+        ))
     }
 
-    /// Notes a main process just spawned.
-    pub fn spawned(&mut self, pid: u32) {
-        if let Some(line) = identity(pid) {
-            let _ = writeln!(self.file, "{line}");
+    /// Notes a main process just spawned. `live` are the main processes now; a program
+    /// restarting for days would grow the record without end, so once it notes many more
+    /// than are alive it is written again with only those.
+    pub fn spawned(&mut self, pid: u32, live: impl FnOnce() -> Vec<u32>) {
+        self.noted += 1;
+        let live = (self.noted > 1024).then(live);
+        match live {
+            Some(mut live) if self.noted > 4 * live.len() => {
+                live.push(pid);
+                live.sort_unstable();
+                live.dedup();
+                let _ = self.rewrite(&live);
+            }
+            _ => {
+                if let Some(line) = identity(pid) {
+                    let _ = writeln!(self.file, "{line}");
+                }
+            }
         }
+    }
+
+    /// The record anew: this daemon, then `live` (written beside it, then renamed over it).
+    fn rewrite(&mut self, live: &[u32]) -> io::Result<()> {
+        let mut text = String::new();
+        for pid in std::iter::once(std::process::id()).chain(live.iter().copied()) {
+            if let Some(line) = identity(pid) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        let mut fresh = self.path.clone().into_os_string();
+        fresh.push(".new");
+        fs::write(&fresh, text)?;
+        fs::rename(&fresh, &self.path)?;
+        self.file = fs::OpenOptions::new().append(true).open(&self.path)?;
+        self.noted = live.len();
+        Ok(())
     }
 
     /// The daemon exits cleanly: nothing is left to find.
@@ -266,6 +315,24 @@ mod tests {
                 server_url: Some("unix:///tmp/x.sock".into()),
             })
         );
+    }
+
+    #[test]
+    fn a_record_is_written_again_when_it_notes_far_more_than_is_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.pid.procs");
+        let (mut record, killed) = Record::open(path.clone(), |_| false).unwrap();
+        assert!(killed.is_empty());
+        let me = std::process::id();
+        for _ in 0..3000 {
+            record.spawned(me, Vec::new);
+        }
+        let lines = fs::read_to_string(&path).unwrap().lines().count();
+        assert!(lines < 1100, "{lines} lines");
+        let mine = identity(me).unwrap();
+        assert!(fs::read_to_string(&path).unwrap().starts_with(&mine));
+        record.remove();
+        assert!(!path.exists());
     }
 
     #[test]

@@ -123,7 +123,14 @@ impl Supervisor {
     /// A main process was spawned: the record notes it (procfs).
     pub(super) fn tree_spawned(&mut self, pid: u32) {
         if let Tracking::Procfs(Some(record)) = &mut self.tracking {
-            record.spawned(pid);
+            let table = &self.table;
+            record.spawned(pid, || {
+                table
+                    .processes()
+                    .map(|p| p.life.pid)
+                    .filter(|&p| p != 0)
+                    .collect()
+            });
         }
     }
 
