@@ -358,6 +358,36 @@ mod tests {
         ));
     }
 
+    /// Both ways into a cgroup (clone3, and the child's write to `cgroup.procs` where clone3
+    /// is missing) start the child in it. Where cgroup v2 is not writable, nothing to check.
+    #[test]
+    fn a_child_starts_in_its_cgroup_either_way() {
+        let Some(tree) = crate::cgroup::Tree::open("spawn-unit-test") else {
+            return;
+        };
+        let cgroup_of = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        for (n, clone3) in [(1, true), (2, false)] {
+            let cgroup = tree.create("spawn-test", n).unwrap();
+            let (mut exec, mut stdout) = exec_of(&["/bin/sh", "-c", "cat /proc/self/cgroup"]);
+            exec.cgroup = Some(cgroup.dir_for_child().unwrap());
+            let forced = (!clone3).then(|| CLONE3_INTO_CGROUP.swap(false, Ordering::Relaxed));
+            let pid = spawn(exec);
+            if let Some(before) = forced {
+                CLONE3_INTO_CGROUP.store(before, Ordering::Relaxed);
+            }
+            let pid = pid.unwrap();
+            let mut output = String::new();
+            stdout.read_to_string(&mut output).unwrap();
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+            assert!(
+                output.contains(&format!("/p-spawn-test@{n}")),
+                "clone3 {clone3}: {output} (the test's own: {})",
+                cgroup_of(std::process::id())
+            );
+        }
+        tree.kill_all();
+    }
+
     #[test]
     fn an_exec_failure_is_the_spawn_error() {
         let dir = tempfile::tempdir().unwrap();
