@@ -157,6 +157,8 @@ pub struct Record {
     file: fs::File,
     /// Main processes noted since the record was last written whole.
     noted: usize,
+    /// When `noted` passes it, the record is looked at against the live processes.
+    next_look: usize,
 }
 
 /// `pid starttime` of a live process, the pair that names it across pid reuse.
@@ -192,6 +194,7 @@ impl Record {
                 path,
                 file,
                 noted: 0,
+                next_look: 1024,
             },
             killed,
         ))
@@ -202,7 +205,10 @@ impl Record {
     /// than are alive it is written again with only those.
     pub fn spawned(&mut self, pid: u32, live: impl FnOnce() -> Vec<u32>) {
         self.noted += 1;
-        let live = (self.noted > 1024).then(live);
+        let live = (self.noted > self.next_look).then(live);
+        if let Some(live) = &live {
+            self.next_look = self.next_look.max(4 * live.len());
+        }
         match live {
             Some(mut live) if self.noted > 4 * live.len() => {
                 live.push(pid);
