@@ -13,7 +13,7 @@ use crate::proctree;
 
 use super::actor::Supervisor;
 use super::info::TreeInfo;
-use super::table::ProcId;
+use super::table::{ProcId, Process};
 use super::timers::TimerKey;
 
 /// How this daemon tracks its programs' process trees.
@@ -165,10 +165,7 @@ impl Supervisor {
                 {
                     return;
                 }
-                let naming = Naming {
-                    group: p.group.clone(),
-                    name: p.config.name.clone(),
-                };
+                let naming = naming(p);
                 if self.scan().left_by(&naming).is_empty() {
                     return;
                 }
@@ -232,10 +229,7 @@ impl Supervisor {
                     .table
                     .processes()
                     .filter(|p| p.config.killmode != KillMode::Mixed)
-                    .map(|p| Naming {
-                        group: p.group.clone(),
-                        name: p.config.name.clone(),
-                    })
+                    .map(naming)
                     .collect();
                 kill_each(&self.scan().adopted_except(&keep));
                 if let Some(record) = record {
@@ -264,10 +258,7 @@ impl Supervisor {
             return false;
         }
         let pid = p.life.pid;
-        let naming = Naming {
-            group: p.group.clone(),
-            name: p.config.name.clone(),
-        };
+        let naming = naming(p);
         let outside: Vec<u32> = self
             .scan()
             .tree(pid, &naming)
@@ -281,6 +272,14 @@ impl Supervisor {
             let _ = crate::sys::child::kill(q as i32, signal);
         }
         true
+    }
+}
+
+/// The identity `p`'s children carry in their environment.
+fn naming(p: &Process) -> Naming {
+    Naming {
+        group: p.group.clone(),
+        name: p.config.name.clone(),
     }
 }
 
@@ -303,10 +302,7 @@ impl Supervisor {
             (Some(cgroup), _) => cgroup.pids(),
             (None, 0) => Vec::new(),
             (None, pid) => {
-                let naming = Naming {
-                    group: p.group.clone(),
-                    name: p.config.name.clone(),
-                };
+                let naming = naming(p);
                 scan.get_or_insert_with(|| self.scan()).tree(pid, &naming)
             }
         }
