@@ -1292,3 +1292,42 @@ fn remember_stopped_keeps_manual_stops_across_restarts() {
     assert_eq!(state("a").expect("a"), "STOPPED");
     xmlrpc::call(&d.socket(), "supervisor.shutdown", &[]).expect("shutdown");
 }
+
+/// A stream nobody reads (`NONE`, no events, no capture) goes to `/dev/null`; one that is
+/// logged, or that events or capture mode read, is a pipe the daemon drains; and a child
+/// writing into either works the same.
+#[test]
+fn only_the_streams_someone_reads_get_pipes() {
+    let body = "[program:quiet]\ncommand=sh -c 'echo out; echo err >&2; exec sleep 1000'\n\
+                startsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n\
+                [program:logged]\ncommand=sh -c 'echo out; exec sleep 1000'\nstartsecs=0\n\
+                stderr_logfile=NONE\n\
+                [program:evented]\ncommand=sleep 1000\nstartsecs=0\nstdout_logfile=NONE\n\
+                stdout_events_enabled=true\nstderr_logfile=NONE\nstderr_capture_maxbytes=1KB\n";
+    let d = support::Daemon::start(Impl::Ours, body);
+    let target = |name: &str, fd: u32| {
+        d.wait_for_state(name, "RUNNING", Duration::from_secs(20));
+        let pid = d.info(name).field("pid").int();
+        std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    assert_eq!(target("quiet", 1), "/dev/null");
+    assert_eq!(target("quiet", 2), "/dev/null");
+    assert!(target("logged", 1).starts_with("pipe:"));
+    assert_eq!(target("logged", 2), "/dev/null");
+    assert!(target("evented", 1).starts_with("pipe:"));
+    assert!(target("evented", 2).starts_with("pipe:"));
+    wait_until(
+        "logged's output in its log",
+        Duration::from_secs(10),
+        || {
+            d.rpc(
+                "supervisor.readProcessStdoutLog",
+                &[Value::Str("logged".into()), Value::Int(0), Value::Int(0)],
+            )
+            .is_ok_and(|v| v.str() == "out\n")
+        },
+    );
+}

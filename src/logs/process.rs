@@ -658,6 +658,17 @@ impl ProcessLogs {
             || stream.capture_maxbytes > 0
     }
 
+    /// Whether nothing would ever read `channel`'s output: no file, no syslog, no tap, no
+    /// echo in the main log. The child's end can then be `/dev/null` (see
+    /// `process::spawn::Wiring::discard`) and no pipe is attached.
+    pub fn discards(&self, channel: Channel) -> bool {
+        let stream = self.stream(channel);
+        stream.file.is_none()
+            && !stream.syslog
+            && self.mainlog.is_none()
+            && !self.wants_tap(channel)
+    }
+
     /// Starts a task on the current tokio runtime that drains `pipe` (the read end of the
     /// child's `channel`) until EOF into the stream's log file; without a file the output is
     /// still read and dropped. With a `tap` (see [`wants_tap`](Self::wants_tap)) the actor

@@ -12,6 +12,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::fcntl::OFlag;
 use nix::unistd::{AccessFlags, Uid};
@@ -50,6 +51,9 @@ pub struct SpawnContext {
     /// The daemon's own environment, read once: nothing in the daemon changes it, and reading
     /// it per spawn was a good part of the supervisor's work for each child.
     daemon_env: BTreeMap<OsString, OsString>,
+    /// `/dev/null`, opened once, for the streams nobody reads (see [`Wiring::discard`]);
+    /// `None` where it cannot be opened, and those streams get pipes as the others.
+    devnull: Option<Arc<OwnedFd>>,
 }
 
 impl SpawnContext {
@@ -61,8 +65,37 @@ impl SpawnContext {
             daemon_env: std::env::vars_os()
                 .filter(|(k, _)| !crate::notify::VARIABLES.iter().any(|v| k == *v))
                 .collect(),
+            devnull: std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/null")
+                .ok()
+                .map(|f| Arc::new(OwnedFd::from(f))),
         }
     }
+}
+
+/// What a spawn gives the child besides its argv and environment.
+#[derive(Debug, Default)]
+pub struct Wiring<'a> {
+    /// An fcgi-program's listening socket: the child gets it as fd 0 in place of a stdin pipe
+    /// (Python's `FastCGISubprocess._prepare_child_fds`); `sendProcessStdin` to it then fails
+    /// with NO_FILE, as Python's does.
+    pub socket: Option<BorrowedFd<'a>>,
+    /// The directory of the cgroup the child starts in.
+    pub cgroup: Option<OwnedFd>,
+    /// The output streams nobody reads: no log file, no syslog, no events, no capture, no echo
+    /// in the main log. Python still gives them pipes and reads and drops what comes; here the
+    /// child writes to `/dev/null`, which spares the daemon two pipes, their readers and
+    /// their wakes at every spawn, and all the reading for a chatty child.
+    pub discard: Discard,
+}
+
+/// Which of a child's output streams go to `/dev/null` (see [`Wiring::discard`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Discard {
+    pub stdout: bool,
+    /// Ignored under `redirect_stderr`, where stderr goes wherever stdout goes.
+    pub stderr: bool,
 }
 
 /// A freshly spawned child and the parent's ends of its pipes.
@@ -71,9 +104,10 @@ pub struct Child {
     pub pid: u32,
     /// `None` for an fcgi-program's child, whose fd 0 is the group's socket.
     pub stdin: Option<OwnedFd>,
-    /// The read ends of the child's output pipes, already non-blocking.
-    pub stdout: OwnedFd,
-    /// `None` under `redirect_stderr` (stderr shares the stdout pipe).
+    /// The read ends of the child's output pipes, already non-blocking; `None` for a stream
+    /// that goes to `/dev/null` (see [`Wiring::discard`]).
+    pub stdout: Option<OwnedFd>,
+    /// Also `None` under `redirect_stderr` (stderr shares the stdout pipe).
     pub stderr: Option<OwnedFd>,
 }
 
@@ -295,19 +329,19 @@ pub fn user_label(user: &str) -> String {
 /// Starts the child with its pipes. `Err` is the `spawnerr` text for failures before a child
 /// existed (pipes, clone) or of its `execve`; failures of the child's setup show up as its
 /// exit 127.
-///
-/// `socket` is an fcgi-program's listening socket: the child gets it as fd 0 in place of a
-/// stdin pipe (Python's `FastCGISubprocess._prepare_child_fds`); `sendProcessStdin` to it then
-/// fails with NO_FILE, as Python's does.
 pub fn spawn(
     config: &ProcessConfig,
     group: &str,
     ctx: &SpawnContext,
     filename: &Path,
     argv: &[String],
-    socket: Option<BorrowedFd<'_>>,
-    cgroup: Option<OwnedFd>,
+    wiring: Wiring<'_>,
 ) -> Result<Child, String> {
+    let Wiring {
+        socket,
+        cgroup,
+        discard,
+    } = wiring;
     let name = &config.name;
     let pipe_error = |e: nix::Error| match e {
         nix::Error::EMFILE => format!("too many open files to spawn {}", crate::py::repr(name)),
@@ -327,10 +361,24 @@ pub fn spawn(
         }
         None => pipe().map(|(read, write)| (read, Some(write)))?,
     };
-    let (stdout_read, stdout_write) = pipe()?;
+    // A discarded stream's end in the child: a copy of the daemon's `/dev/null`.
+    let null = |wanted: bool| match (&ctx.devnull, wanted) {
+        (Some(null), true) => null
+            .try_clone()
+            .map(Some)
+            .map_err(|e| pipe_error(nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))),
+        _ => Ok(None),
+    };
+    let (stdout_read, stdout_write) = match null(discard.stdout)? {
+        Some(null) => (None, null),
+        None => pipe().map(|(read, write)| (Some(read), write))?,
+    };
     let (stderr_read, stderr_write) = match config.redirect_stderr {
         true => (None, None),
-        false => pipe().map(|(read, write)| (Some(read), Some(write)))?,
+        false => match null(discard.stderr)? {
+            Some(null) => (None, Some(null)),
+            None => pipe().map(|(read, write)| (Some(read), Some(write)))?,
+        },
     };
     // The ends the daemon keeps, out of the way of later spawns (see `sys::fd`); the ones it
     // reads are made non-blocking here, where their flags are known, for the log readers.
@@ -339,7 +387,7 @@ pub fn spawn(
         fd::nonblocking(fd::move_above_low_zone(pipe))
             .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
     };
-    let stdout_read = reader(stdout_read).map_err(pipe_error)?;
+    let stdout_read = stdout_read.map(reader).transpose().map_err(pipe_error)?;
     let stderr_read = stderr_read.map(reader).transpose().map_err(pipe_error)?;
     let fork_error = |e: io::Error| match e.raw_os_error() {
         Some(libc::EAGAIN) => format!(

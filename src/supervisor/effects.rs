@@ -4,7 +4,7 @@
 use crate::config::KillMode;
 use crate::events::Listener;
 use crate::logs::{MainLog, ProcessLogs, Tap};
-use crate::process::spawn;
+use crate::process::spawn::{self, Discard, Wiring};
 use crate::process::{transition, Effect, Input, ProcessState};
 use crate::signal::Signal;
 use crate::sys::child as sys;
@@ -143,17 +143,24 @@ impl Supervisor {
             }
             // Python opens the log files at each spawn; one that cannot be opened is a spawn
             // error (BACKOFF, then FATAL), not a child whose output goes nowhere.
+            let mut discard = Discard::default();
             if let Some(logs) = &process.logs {
                 logs.open_files().map_err(dispatchers_error)?;
+                discard.stdout = logs.discards(Channel::Stdout);
+                discard.stderr = logs.discards(Channel::Stderr);
             }
+            let wiring = Wiring {
+                socket,
+                cgroup: procs,
+                discard,
+            };
             spawn::spawn(
                 &process.config,
                 &process.group,
                 &self.spawn_ctx,
                 &filename,
                 &argv,
-                socket,
-                procs,
+                wiring,
             )
         });
         match result {
@@ -176,7 +183,9 @@ impl Supervisor {
                             process.open_taps += 1;
                         }
                     };
-                    attach(Channel::Stdout, child.stdout);
+                    if let Some(stdout) = child.stdout {
+                        attach(Channel::Stdout, stdout);
+                    }
                     if let Some(stderr) = child.stderr {
                         attach(Channel::Stderr, stderr);
                     }

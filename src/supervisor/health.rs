@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::config::{HealthAction, HealthCheck, Probe, ProcessConfig};
 use crate::events::Event;
 use crate::health::{self, Health, Status, Verdict};
-use crate::process::spawn;
+use crate::process::spawn::{self, Wiring};
 use crate::process::{Input, ProcessEnd, ProcessState};
 use crate::sys::child as sys;
 
@@ -215,13 +215,14 @@ impl Supervisor {
             &self.spawn_ctx,
             &filename,
             &argv,
-            None,
-            None,
+            Wiring::default(),
         )?;
         let output = Arc::new(Mutex::new(Vec::new()));
         let tail = Arc::clone(&output);
-        let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(child.stdout)
-            .map_err(|e| e.to_string())?;
+        let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(
+            child.stdout.ok_or("the probe has no stdout pipe")?,
+        )
+        .map_err(|e| e.to_string())?;
         tokio::spawn(async move {
             let mut pipe = pipe;
             let mut buf = [0u8; 1024];
