@@ -681,3 +681,27 @@ fn restart_then_shutdown() {
         assert!(d.wait_exit(Duration::from_secs(20)).success());
     }
 }
+
+/// A child that closed its stdin: the first `sendProcessStdin` already meets EPIPE and is
+/// NO_FILE, as Python's direct write in `PInputDispatcher.flush`; so is the next.
+#[test]
+fn stdin_closed_by_the_child_is_no_file_at_once() {
+    let pair =
+        Pair::start("[program:closer]\ncommand=sh -c 'exec 0<&-; exec sleep 1000'\nstartsecs=0\n");
+    pair.wait_for_state("closer", "RUNNING");
+    pair.both(|d| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let pid = d.info("closer").field("pid").int();
+            let exec_done = std::fs::read_link(format!("/proc/{pid}/exe"))
+                .is_ok_and(|exe| exe.to_string_lossy().ends_with("/sleep"));
+            if exec_done && std::fs::metadata(format!("/proc/{pid}/fd/0")).is_err() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "closer never closed its stdin");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    same(&pair, "supervisor.sendProcessStdin", &[s("closer"), s("x")]);
+    same(&pair, "supervisor.sendProcessStdin", &[s("closer"), s("y")]);
+}
