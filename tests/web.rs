@@ -1,7 +1,9 @@
 //! The web UI: its end-to-end scenarios in a real headless Chromium (`tests/web/e2e.mjs`, run
 //! with node against our daemon on the example config), and plain HTTP checks of what a browser
 //! cannot show: actions refused unless same-origin POSTs, a GET never acting, the security
-//! headers, the auth, and the live stream's snapshot-then-changes.
+//! headers, the auth, the live stream's snapshot-then-changes, and the server-rendered page a
+//! client without script gets (the table, form posts and their redirect, `tail.html` as
+//! Python's, compared with Python's own).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
