@@ -1,7 +1,9 @@
 //! The web UI: its end-to-end scenarios in a real headless Chromium (`tests/web/e2e.mjs`, run
 //! with node against our daemon on the example config), and plain HTTP checks of what a browser
 //! cannot show: actions refused unless same-origin POSTs, a GET never acting, the security
-//! headers, the auth, and the live stream's snapshot-then-changes.
+//! headers, the auth, the live stream's snapshot-then-changes, and the server-rendered page a
+//! client without script gets (the table, form posts and their redirect, `tail.html` as
+//! Python's, compared with Python's own).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -303,4 +305,233 @@ fn the_live_stream_sends_a_snapshot_then_each_change() {
         .unwrap();
     let all = until(&mut conn, "\"state\":\"STOPPED\"");
     assert!(all.contains("event: process\ndata: {\"namespec\":\"sleeper\",\"group\":\"sleeper\",\"name\":\"sleeper\",\"state\":\"STOPPING\""), "{all}");
+}
+
+/// The first `<tag …>…</tag>`'s text, unescaped.
+fn element(page: &str, tag: &str) -> String {
+    let open = page
+        .find(&format!("<{tag}"))
+        .unwrap_or_else(|| panic!("no <{tag}> in\n{page}"));
+    let start = open + page[open..].find('>').unwrap() + 1;
+    let end = start + page[start..].find(&format!("</{tag}>")).unwrap();
+    page[start..end]
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn the_page_is_rendered_on_the_server() {
+    let d = Daemon::start(Impl::Ours, &example_body());
+    for name in ["qrd:qrdworker", "qrd:qrdbeat", "clock", "html"] {
+        d.wait_for_state(name, "RUNNING", Duration::from_secs(20));
+    }
+    d.wait_for_state("broken", "FATAL", Duration::from_secs(20));
+    let (status, head, page) = get(&d, "/");
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("content-type: text/html;charset=utf-8"),
+        "{head}"
+    );
+    assert!(
+        page.contains("<title>Supervisor Status (supervisor)</title>"),
+        "{page}"
+    );
+    assert!(page.contains(r#"<span id="identifier">supervisor</span>"#));
+    assert!(page.contains(r#"<span id="version">4.3.0</span>"#));
+    assert!(page.contains(r#"<p id="empty" hidden>"#));
+    for (ns, state) in [
+        ("qrd:qrdworker", "RUNNING"),
+        ("qrd:qrdbeat", "RUNNING"),
+        ("clock", "RUNNING"),
+        ("html", "RUNNING"),
+        ("broken", "FATAL"),
+    ] {
+        let lower = state.to_ascii_lowercase();
+        let row = format!(
+            r#"<tr class="proc" data-namespec="{ns}" data-state="{state}"><td class="status"><span class="state s-{lower}">{lower}</span></td>"#
+        );
+        assert!(page.contains(&row), "no {row} in\n{page}");
+    }
+    // Loose programs first, then each group under its head, sorted as Python sorts them.
+    let at = |needle: &str| {
+        page.find(needle)
+            .unwrap_or_else(|| panic!("no {needle} in\n{page}"))
+    };
+    let order = [
+        r#"<tbody class="loose">"#,
+        r#"data-namespec="broken""#,
+        r#"data-namespec="clock""#,
+        r#"data-namespec="html""#,
+        r#"<tbody class="group" data-group="heartbeat">"#,
+        r#"data-namespec="heartbeat:heartbeat_00""#,
+        r#"data-namespec="heartbeat:heartbeat_01""#,
+        r#"<tbody class="group" data-group="qrd">"#,
+        r#"data-namespec="qrd:qrdbeat""#,
+        r#"data-namespec="qrd:qrdweb""#,
+        r#"data-namespec="qrd:qrdworker""#,
+    ];
+    for pair in order.windows(2) {
+        assert!(at(pair[0]) < at(pair[1]), "{} after {}", pair[0], pair[1]);
+    }
+    // The actions Python offers in each state, as forms.
+    assert!(page.contains(r#"<form method="post" action="/web/api/stop/qrd%3Aqrdbeat"><button type="submit" class="stop" aria-label="Stop qrd:qrdbeat">Stop</button></form>"#), "{page}");
+    assert!(page.contains(r#"action="/web/api/restart/clock""#));
+    assert!(page.contains(r#"action="/web/api/start/broken""#));
+    assert!(!page.contains(r#"action="/web/api/stop/broken""#));
+    assert!(page.contains(r#"action="/web/api/clearlog/broken""#));
+    assert!(page.contains(r#"<a class="button tail" href="/tail.html?processname=qrd%3Aqrdbeat""#));
+    assert!(page.contains(r#"<form method="post" action="/web/api/stopall">"#));
+    // The description is the RPC's, escaped: the spawn error quoting HTML stays text.
+    let description = d.info("broken").field("description").str().to_owned();
+    assert!(description.contains("<b>bold</b>&amp;"), "{description}");
+    let cell = format!(
+        r#"<td class="desc">{}</td>"#,
+        description
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('\'', "&#39;")
+    );
+    assert!(page.contains(&cell), "no {cell} in\n{page}");
+    assert!(!page.contains("<b>bold</b>"), "{page}");
+    assert!(
+        !page.contains("<script>") && !page.contains(" style="),
+        "inline script or style:\n{page}"
+    );
+    // A message from the query string is shown, as text.
+    let (_, _, page) = get(&d, "/?message=%3Cb%3Ex%3C/b%3E");
+    assert!(
+        page.contains(r#"<p id="message" role="status" aria-live="polite" class="ok">&lt;b&gt;x&lt;/b&gt;</p>"#),
+        "{page}"
+    );
+    assert!(!page.contains("<b>x</b>"));
+    let (_, _, page) = get(&d, "/index.html?message=ERROR%3A+no");
+    assert!(page.contains(r#"class="error">ERROR: no</p>"#), "{page}");
+    let (_, _, page) = get(&d, "/tail.html?processname=html");
+    let tail = element(&page, "pre");
+    assert!(tail.contains("<img src=x onerror=alert(1)> "), "{tail}");
+    assert!(!page.contains("<img src=x"), "{page}");
+}
+
+#[test]
+fn a_form_post_acts_only_from_this_site_and_redirects_to_the_page() {
+    let d = Daemon::start(Impl::Ours, crate::support::AUTHED_SLEEPER);
+    d.wait_for_state("sleeper", "RUNNING", Duration::from_secs(10));
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    for (what, headers) in [
+        (
+            "another origin",
+            format!("{form}Origin: http://evil.example\r\n"),
+        ),
+        ("no proof", form.to_owned()),
+        (
+            "a cross-site browser",
+            format!(
+                "{form}Sec-Fetch-Site: cross-site\r\nOrigin: http://127.0.0.1:{}\r\n",
+                d.port()
+            ),
+        ),
+    ] {
+        let (status, _, body) = post(&d, "/web/api/stop/sleeper", &headers);
+        assert_eq!(status, 403, "{what}: {body}");
+        assert_eq!(state(&d, "sleeper"), "RUNNING", "{what}");
+    }
+    let here = format!("{form}Origin: http://127.0.0.1:{}\r\n", d.port());
+    let (status, head, _) = post(&d, "/web/api/stop/sleeper", &here);
+    assert_eq!(status, 303, "{head}");
+    assert!(
+        head.contains("\r\nlocation: /?message=process%20sleeper%20stopped\r\n"),
+        "{head}"
+    );
+    assert_eq!(state(&d, "sleeper"), "STOPPED");
+    // An error goes back to the page too, as an error.
+    let (status, head, _) = post(&d, "/web/api/stop/sleeper", &here);
+    assert_eq!(status, 303);
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .expect("a location")
+        .to_owned();
+    assert_eq!(location, "/?message=error%3a%20not_running%3a%20sleeper");
+    let (_, _, page) = get(&d, "/?message=ERROR%3A%20NOT_RUNNING%3A%20sleeper");
+    assert!(
+        page.contains(r#"class="error">ERROR: NOT_RUNNING: sleeper</p>"#),
+        "{page}"
+    );
+    // A browser that says same-origin needs no Origin (with no-referrer, Chromium sends `null`).
+    let same = format!("{form}Sec-Fetch-Site: same-origin\r\nOrigin: null\r\n");
+    let (status, head, _) = post(&d, "/web/api/start/sleeper", &same);
+    assert_eq!(status, 303, "{head}");
+    assert!(
+        head.contains("location: /?message=process%20sleeper%20started"),
+        "{head}"
+    );
+    assert_eq!(state(&d, "sleeper"), "RUNNING");
+    let (_, _, page) = get(&d, "/");
+    assert!(
+        page.contains(r#"data-namespec="sleeper" data-state="RUNNING""#),
+        "{page}"
+    );
+}
+
+#[test]
+fn the_tail_page_is_pythons_without_script() {
+    let body = "
+[inet_http_server]
+port=127.0.0.1:{port}
+username=user
+password=123
+
+[program:talker]
+command=/bin/sh -c 'echo first-line; head -c 3000 /dev/zero | tr \"\\\\000\" x; echo; echo \"last <line> & done\"; exec sleep 1000'
+startsecs=0
+
+[program:quiet]
+command=sleep 1000
+startsecs=0
+stdout_logfile=NONE
+";
+    let ours = Daemon::start(Impl::Ours, body);
+    let python = Daemon::start(Impl::Python, body);
+    for d in [&ours, &python] {
+        d.wait_for_log_text("supervisor.tailProcessStdoutLog", "talker", "& done");
+    }
+    let (_, _, page) = get(&ours, "/tail.html?processname=talker");
+    let tail = element(&page, "pre");
+    assert_eq!(tail.len(), 1024, "{tail}");
+    assert!(tail.ends_with("xxx\nlast <line> & done\n"), "{tail}");
+    assert!(page.contains("last &lt;line&gt; &amp; done"), "{page}");
+    for query in [
+        "processname=talker",
+        "processname=talker&limit=5000",
+        "processname=talker&limit=10",
+        "processname=talker&limit=-5000",
+        "processname=nosuch",
+        "processname=talker:",
+        "processname=quiet",
+        "processname=",
+        "",
+    ] {
+        let path = format!("/tail.html?{query}");
+        let (_, _, mine) = get(&ours, &path);
+        let (_, _, theirs) = get(&python, &path);
+        for tag in ["title", "pre"] {
+            assert_eq!(element(&mine, tag), element(&theirs, tag), "{path} <{tag}>");
+        }
+    }
+    let (_, _, page) = get(&ours, "/tail.html?processname=talker&limit=5000");
+    assert!(element(&page, "pre").starts_with("first-line\n"), "{page}");
+    let (_, _, page) = get(&ours, "/tail.html?processname=nosuch");
+    assert_eq!(
+        element(&page, "pre"),
+        "ERROR: unexpected rpc fault [10] BAD_NAME: nosuch"
+    );
+    let (_, _, page) = get(&ours, "/tail.html?processname=quiet");
+    assert_eq!(element(&page, "pre"), "No file for quiet");
+    let (_, _, page) = get(&ours, "/tail.html");
+    assert_eq!(element(&page, "pre"), "No process name found");
+    assert!(page.contains("<title>Supervisor tail of process None</title>"));
 }

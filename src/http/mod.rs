@@ -106,6 +106,7 @@ async fn route(app: &App, request: hyper::Request<Incoming>) -> Response {
             app.dispatcher.handle(),
             request.method(),
             path,
+            request.uri().query(),
             request.headers(),
         )
         .await

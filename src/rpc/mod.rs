@@ -12,4 +12,5 @@ pub mod xml;
 
 pub use dispatch::Dispatcher;
 pub use fault::Fault;
+pub(crate) use methods::supervisor::read_process_log;
 pub use xml::Value;

@@ -3,7 +3,8 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-const INDEX: &str = include_str!("assets/index.html");
+/// The page's template; [`super::render`] fills its `{{name}}` markers.
+pub(super) const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/app.css");
 const ICON: &str = include_str!("assets/icon.svg");
@@ -16,9 +17,9 @@ const NO_CACHE: [(header::HeaderName, &str); 3] = [
     (header::EXPIRES, "Thu, 01 Jan 1970 00:00:00 GMT"),
 ];
 
-/// The page itself, for `/`, `/index.html` and `/tail.html`.
-pub(super) fn page() -> Response {
-    file("text/html;charset=utf-8", INDEX)
+/// The page itself, rendered, for `/`, `/index.html` and `/tail.html`.
+pub(super) fn html(page: String) -> Response {
+    file("text/html;charset=utf-8", page)
 }
 
 /// `/ok.html`, as Python's.
@@ -36,12 +37,12 @@ pub(super) fn find(path: &str) -> Option<Response> {
     }
 }
 
-fn file(content_type: &'static str, body: &'static str) -> Response {
+fn file(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, content_type)],
         NO_CACHE,
-        body,
+        body.into(),
     )
         .into_response()
 }

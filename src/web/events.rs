@@ -20,14 +20,14 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// that waits long enough lags and resends a snapshot.
 const QUEUE: usize = 16;
 
-/// One process as the page shows it.
+/// One process as the page shows it: in the stream, and in the server-rendered table.
 #[derive(Serialize)]
-struct Row<'a> {
-    namespec: String,
-    group: &'a str,
-    name: &'a str,
-    state: &'static str,
-    description: String,
+pub(super) struct Row<'a> {
+    pub(super) namespec: String,
+    pub(super) group: &'a str,
+    pub(super) name: &'a str,
+    pub(super) state: &'static str,
+    pub(super) description: String,
     /// Epoch seconds of the last start (0 = never), for the page's ticking uptime.
     start: i64,
     /// Epoch seconds this row was taken at, for the page to correct its clock.
@@ -36,7 +36,7 @@ struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    fn new(info: &'a ProcessInfo) -> Row<'a> {
+    pub(super) fn new(info: &'a ProcessInfo) -> Row<'a> {
         Row {
             namespec: info.namespec(),
             group: &info.group,
@@ -111,19 +111,37 @@ async fn feed(
     }
 }
 
-/// Sends every process; `false` once the page is gone or the daemon is shutting down (the
-/// stream then ends and the browser reconnects by itself).
-async fn send_snapshot(handle: &Handle, tx: &mpsc::Sender<Bytes>) -> bool {
+/// The daemon's identifier and every process, as the actor has them now: the stream's
+/// snapshot and the server-rendered page are taken the same way, so they cannot disagree.
+pub(super) struct Table {
+    pub(super) identifier: String,
+    pub(super) infos: Vec<ProcessInfo>,
+}
+
+/// `None` while the daemon is shutting down.
+pub(super) async fn table(handle: &Handle) -> Option<Table> {
     let (Ok(state), Ok(infos)) = (
         handle.get_state().await,
         handle.get_all_process_info().await,
     ) else {
+        return None;
+    };
+    Some(Table {
+        identifier: state.identifier,
+        infos,
+    })
+}
+
+/// Sends every process; `false` once the page is gone or the daemon is shutting down (the
+/// stream then ends and the browser reconnects by itself).
+async fn send_snapshot(handle: &Handle, tx: &mpsc::Sender<Bytes>) -> bool {
+    let Some(table) = table(handle).await else {
         return false;
     };
     let snapshot = Snapshot {
-        identifier: state.identifier,
+        identifier: table.identifier,
         version: crate::VERSION,
-        processes: infos.iter().map(Row::new).collect(),
+        processes: table.infos.iter().map(Row::new).collect(),
     };
     let mut first = b"retry: 1000\n".to_vec();
     first.extend_from_slice(&event("snapshot", &snapshot));

@@ -1,8 +1,11 @@
 //! The web UI on every HTTP server: a page that shows the process table live and controls it.
 //!
 //! - [`assets`]: the page, its script and style, embedded in the binary (works offline).
+//! - [`render`]: the page filled in on the server: the table, the message and `tail.html`'s
+//!   log, with forms for the actions, so it works without script and for plain HTTP clients.
 //! - [`events`]: one server-sent-event stream per open page, fed by the actor's own changes.
-//! - [`api`]: the actions; POST only, refused unless the request provably comes from our page.
+//! - [`api`]: the actions; POST only, refused unless the request provably comes from our page
+//!   (its script, or a form post the browser says is same-origin).
 //! - [`download`]: a whole log file, as an attachment.
 //!
 //! Every answer carries [`secure`]'s headers. The page holds no secret: the browser sends the
@@ -12,6 +15,7 @@ mod api;
 mod assets;
 mod download;
 mod events;
+mod render;
 
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
@@ -25,11 +29,13 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// Serves the paths that are neither XML-RPC nor log tails: the page (`/`, `/index.html`, and
 /// `/tail.html` for Python's per-process tail links), `/ok.html`, and `/web/…`. A query string
-/// never acts: Python's `index.html?processname=x&action=stop` links just show the page.
+/// never acts: Python's `index.html?processname=x&action=stop` links just show the page; it
+/// only says what to show (`message`, `processname`, `limit`).
 pub(crate) async fn serve(
     handle: &Handle,
     method: &Method,
     path: &str,
+    query: Option<&str>,
     headers: &HeaderMap,
 ) -> Response {
     let mut response = if let Some(action) = path.strip_prefix("/web/api/") {
@@ -40,7 +46,8 @@ pub(crate) async fn serve(
         download::serve(handle, log).await
     } else {
         match path {
-            "/" | "/index.html" | "/tail.html" => assets::page(),
+            "/" | "/index.html" => render::status(handle, query).await,
+            "/tail.html" => render::tail(handle, query).await,
             "/ok.html" => assets::ok(),
             "/web/events" => events::stream(handle.clone()),
             _ => assets::find(path).unwrap_or_else(|| crate::http::error(StatusCode::NOT_FOUND)),

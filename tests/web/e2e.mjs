@@ -2,7 +2,7 @@
 // tests/web.rs against a daemon on the example config plus an HTML-looking log line and spawn
 // error. Exits 0 only when every scenario passed; each step is bounded by playwright's timeouts.
 import assert from 'node:assert/strict';
-import { open } from './browser.mjs';
+import { launch, open } from './browser.mjs';
 
 const [url, username, password] = process.argv.slice(2);
 if (!url) {
@@ -11,10 +11,8 @@ if (!url) {
 }
 const TIMEOUT = 15000;
 
-const { context, close } = await open({
-  viewport: { width: 1200, height: 900 },
-  ...(username ? { httpCredentials: { username, password } } : {}),
-});
+const credentials = username ? { httpCredentials: { username, password } } : {};
+const { context, close } = await open({ viewport: { width: 1200, height: 900 }, ...credentials });
 context.setDefaultTimeout(TIMEOUT);
 const page = context.pages()[0] || await context.newPage();
 const problems = [];
@@ -134,6 +132,46 @@ try {
     await page.goto(`${url}tail.html?processname=html`);
     await until(() => document.getElementById('log-text').textContent.includes('<img src=x'));
     assert.equal(await page.locator('#log-title').textContent(), 'html');
+  });
+
+  await step('without script, the server\'s table and forms work', async () => {
+    const browser = await launch();
+    try {
+      const noScript = await browser.newContext({ javaScriptEnabled: false, ...credentials });
+      noScript.setDefaultTimeout(TIMEOUT);
+      const plain = await noScript.newPage();
+      const plainRow = (ns) => plain.locator(`tr.proc[data-namespec="${ns}"]`);
+      await plain.goto(url);
+      assert.equal(await plainRow('qrd:qrdworker').locator('.state').textContent(), 'running');
+      assert.equal(await plainRow('broken').locator('.state').textContent(), 'fatal');
+      assert.match(await plainRow('broken').locator('.desc').textContent(), /<b>bold<\/b>&amp;/);
+      assert.equal(await plain.locator('b:text("bold")').count(), 0, 'a <b> element was made from process text');
+      assert.equal(await plain.locator('#connection').isVisible(), false, 'a control that needs script is shown');
+      await Promise.all([
+        plain.waitForURL((u) => u.searchParams.has('message')),
+        plainRow('qrd:qrdworker').getByRole('button', { name: 'Stop qrd:qrdworker' }).click(),
+      ]);
+      assert.equal(new URL(plain.url()).pathname, '/');
+      await plain.locator('#message', { hasText: 'Process qrd:qrdworker stopped' }).waitFor();
+      assert.equal(await plainRow('qrd:qrdworker').locator('.state').textContent(), 'stopped');
+      assert.equal(await plainRow('qrd:qrdworker').getByRole('button', { name: 'Start qrd:qrdworker' }).count(), 1);
+      // The page with script saw it too.
+      await until(() => document.querySelector('tr.proc[data-namespec="qrd:qrdworker"] .state').textContent === 'stopped');
+      await plainRow('html').getByRole('link', { name: 'Tail html' }).click();
+      await plain.locator('#static-tail-text', { hasText: '<img src=x onerror=alert(1)>' }).waitFor();
+      assert.equal(await plain.locator('#static-tail-text img').count(), 0, 'an <img> was made from a log line');
+      assert.equal(await plain.title(), 'Supervisor tail of process html');
+      await noScript.close();
+    } finally {
+      await browser.close();
+    }
+  });
+
+  await step('with script, the static tail gives way to the log view', async () => {
+    await page.goto(`${url}tail.html?processname=html`);
+    await page.locator('#log[open]').waitFor();
+    assert.equal(await page.locator('#static-tail').count(), 0);
+    await page.click('#log-close');
   });
 
   await step('stop all asks first, then stops everything', async () => {

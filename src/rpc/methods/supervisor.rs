@@ -198,10 +198,10 @@ pub(crate) async fn call(handle: &Handle, method: &str, args: &Args<'_>) -> Resu
         }
         "readProcessStdoutLog" | "readProcessLog" | "readProcessStderrLog" => {
             args.count(3, 3)?;
-            let name = process_spec(args.string(0)?)?;
+            let name = args.string(0)?;
             let (offset, length) = (args.int(1)?, args.int(2)?);
-            let channel = channel_of(method);
-            read_log(handle.process_log(name, channel).await?, offset, length).await
+            let bytes = read_process_log(handle, name, channel_of(method), offset, length).await?;
+            Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         }
         "tailProcessStdoutLog" | "tailProcessLog" | "tailProcessStderrLog" => {
             args.count(3, 3)?;
@@ -304,8 +304,27 @@ fn python_str(v: &Value) -> String {
     }
 }
 
-/// Reads a log file for `readLog`/`readProcess*Log`: NO_FILE when there is none.
+/// `readLog`'s answer: the bytes as text.
 async fn read_log(location: LogLocation, offset: i64, length: i64) -> Result<Value, Fault> {
+    let bytes = read_bytes(location, offset, length).await?;
+    Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// What `readProcess*Log` reads, as bytes: one path for the RPC and the web tail page, so the
+/// page gives Python's faults (BAD_NAME for a group-only spec, NO_FILE, ...) by the same rules.
+pub(crate) async fn read_process_log(
+    handle: &Handle,
+    name: &str,
+    channel: Channel,
+    offset: i64,
+    length: i64,
+) -> Result<Vec<u8>, Fault> {
+    let location = handle.process_log(process_spec(name)?, channel).await?;
+    read_bytes(location, offset, length).await
+}
+
+/// Reads a log file for `readLog`/`readProcess*Log`: NO_FILE when there is none.
+async fn read_bytes(location: LogLocation, offset: i64, length: i64) -> Result<Vec<u8>, Fault> {
     let path = location
         .path
         .ok_or_else(|| Fault::from(SupervisorError::NoLogFile))?;
@@ -316,7 +335,7 @@ async fn read_log(location: LogLocation, offset: i64, length: i64) -> Result<Val
         .await
         .map_err(|_| Fault::failed())?;
     match read {
-        Ok(bytes) => Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+        Ok(bytes) => Ok(bytes),
         Err(ReadError::BadArguments) => Err(Fault::bad_arguments()),
         Err(ReadError::Failed(_)) => Err(Fault::failed()),
     }

@@ -1,6 +1,8 @@
 // supervisord's web UI. Live state from one server-sent-event stream (/web/events); actions are
 // POSTs to /web/api/ with the X-Supervisor-Web header the server requires. Text from processes
 // (names, descriptions, log lines) only ever goes in through textContent or text nodes.
+// The server renders the page for readers without script (the table with forms, tail.html's
+// log); this script shows the controls that need it and rebuilds the table from the stream.
 'use strict';
 
 const RUNNING_LIKE = new Set(['STARTING', 'RUNNING', 'BACKOFF', 'STOPPING']);
@@ -300,10 +302,13 @@ function confirmDialog(text) {
   });
 }
 
-$('stopall').addEventListener('click', async () => {
+// Stop all and Restart all are forms for readers without script; here they ask first.
+$('stopall').addEventListener('click', async (e) => {
+  e.preventDefault();
   if (await confirmDialog(`Stop all ${procs.size} processes?`)) act('stopall');
 });
-$('restartall').addEventListener('click', async () => {
+$('restartall').addEventListener('click', async (e) => {
+  e.preventDefault();
   if (await confirmDialog(`Restart all ${procs.size} processes?`)) act('restartall');
 });
 $('filter').addEventListener('input', applyFilter);
@@ -402,4 +407,8 @@ function openRequestedTail() {
   if (name) openLog(name);
 }
 
+// What only works with script is hidden in the server's page; the static tail gives way to
+// the live log view.
+for (const id of ['connection', 'filter', 'mainlog']) $(id).hidden = false;
+$('static-tail')?.remove();
 connect();
