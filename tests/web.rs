@@ -24,8 +24,8 @@ fn repo() -> PathBuf {
 }
 
 /// The example config's programs (its `[group:qrd]` and `conf.d/clock.conf`), made to run in a
-/// test's own dir and port, plus a program that prints HTML and one whose spawn error quotes
-/// HTML, under the example's credentials.
+/// test's own dir and port, plus a program that prints HTML (and has a health check) and one
+/// whose spawn error quotes HTML, under the example's credentials.
 fn example_body() -> String {
     let example = std::fs::read_to_string(repo().join("examples/supervisord.conf")).unwrap();
     let programs = &example[example.find("[group:qrd]").expect("the example's group")..];
@@ -39,7 +39,7 @@ fn example_body() -> String {
         "[inet_http_server]\nport=127.0.0.1:{{port}}\nusername=user\npassword=123\n\n{}\n{clock}\n\
          [program:html]\n\
          command=/bin/sh -c 'while true; do echo \"<img src=x onerror=alert(1)> $(date +%%s%%N)\"; sleep 0.2; done'\n\
-         startsecs=0\n\n\
+         startsecs=0\nhealthcheck=/bin/true\nhealthcheck_interval=1\n\n\
          [program:broken]\n\
          command=/nonexistent/<b>bold</b>&amp;\n\
          startretries=0\n",
@@ -269,28 +269,65 @@ fn every_web_answer_has_the_security_headers_and_no_secret() {
     assert_eq!(status, 401);
 }
 
+/// The page's live stream (`/web/events`), read as it comes.
+struct Stream {
+    conn: TcpStream,
+    seen: String,
+}
+
+impl Stream {
+    fn open(d: &Daemon) -> Stream {
+        let mut conn = TcpStream::connect(("127.0.0.1", d.port())).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        conn.write_all(format!("GET /web/events HTTP/1.0\r\n{BASIC}\r\n").as_bytes())
+            .unwrap();
+        Stream {
+            conn,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads until what came so far contains `needle` (10 s at most); all of it.
+    fn until(&mut self, needle: &str) -> String {
+        self.read_until(|seen| seen.contains(needle).then_some(()), needle);
+        self.seen.clone()
+    }
+
+    /// Reads until a line that came after the first `mark` bytes contains every one of
+    /// `parts` (10 s at most); that line.
+    fn line_since(&mut self, mark: usize, parts: &[&str]) -> String {
+        let line = |seen: &str| {
+            seen[mark..]
+                .lines()
+                .find(|line| parts.iter().all(|p| line.contains(p)))
+                .map(str::to_string)
+        };
+        self.read_until(line, &format!("{parts:?}"))
+    }
+
+    /// Reads until `found` finds what it looks for (`what`) in what came so far.
+    fn read_until<T>(&mut self, found: impl Fn(&str) -> Option<T>, what: &str) -> T {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(it) = found(&self.seen) {
+                return it;
+            }
+            assert!(Instant::now() < deadline, "no {what} in\n{}", self.seen);
+            let mut buf = [0u8; 4096];
+            let n = self.conn.read(&mut buf).unwrap();
+            assert!(n > 0, "stream closed:\n{}", self.seen);
+            self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+}
+
 #[test]
 fn the_live_stream_sends_a_snapshot_then_each_change() {
     let d = Daemon::start(Impl::Ours, crate::support::AUTHED_SLEEPER);
     d.wait_for_state("sleeper", "RUNNING", Duration::from_secs(10));
-    let mut conn = TcpStream::connect(("127.0.0.1", d.port())).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    conn.write_all(format!("GET /web/events HTTP/1.0\r\n{BASIC}\r\n").as_bytes())
-        .unwrap();
-    let mut seen = String::new();
-    let mut until = |conn: &mut TcpStream, needle: &str| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !seen.contains(needle) {
-            assert!(Instant::now() < deadline, "no {needle:?} in\n{seen}");
-            let mut buf = [0u8; 4096];
-            let n = conn.read(&mut buf).unwrap();
-            assert!(n > 0, "stream closed:\n{seen}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        seen.clone()
-    };
-    let head = until(&mut conn, "]}\n\n");
+    let mut stream = Stream::open(&d);
+    let head = stream.until("]}\n\n");
     assert!(
         head.to_ascii_lowercase()
             .contains("content-type: text/event-stream"),
@@ -303,8 +340,93 @@ fn the_live_stream_sends_a_snapshot_then_each_change() {
     assert!(head.contains("\"namespec\":\"sleeper\",\"group\":\"sleeper\",\"name\":\"sleeper\",\"state\":\"RUNNING\""), "{head}");
     d.rpc("supervisor.stopProcess", &[Value::Str("sleeper".into())])
         .unwrap();
-    let all = until(&mut conn, "\"state\":\"STOPPED\"");
+    let all = stream.until("\"state\":\"STOPPED\"");
     assert!(all.contains("event: process\ndata: {\"namespec\":\"sleeper\",\"group\":\"sleeper\",\"name\":\"sleeper\",\"state\":\"STOPPING\""), "{all}");
+}
+
+/// Our additions in the page's rows: a health check's verdict, a wait for dependencies and the
+/// next scheduled run, on the server's table and in the stream, where a verdict that changes
+/// no state is sent as a change of its own.
+#[test]
+fn health_waits_and_schedules_show_in_the_rows() {
+    let d = Daemon::start(
+        Impl::Ours,
+        &format!(
+            "{}\n\
+             [program:probed]\ncommand=sleep 1000\nstartsecs=0\nhealthcheck=/bin/true\nhealthcheck_interval=1\n\n\
+             [program:nightly]\ncommand=/bin/true\nschedule=10 1 * * *\n\n\
+             [program:gate]\ncommand=sleep 1000\nstartsecs=60\nautostart=false\n\n\
+             [program:needy]\ncommand=sleep 1000\ndepends_on=gate\n",
+            crate::support::AUTHED_SLEEPER
+        ),
+    );
+    let row = |page: &str, ns: &str| -> String {
+        let start = page
+            .find(&format!(r#"<tr class="proc" data-namespec="{ns}""#))
+            .unwrap_or_else(|| panic!("no row {ns} in\n{page}"));
+        let len = page[start..].find("</tr>").unwrap();
+        page[start..start + len].to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let page = loop {
+        let (_, _, page) = get(&d, "/");
+        if row(&page, "probed").contains("tag h-healthy") && row(&page, "needy").contains("waiting")
+        {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "no verdict or wait in\n{page}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(row(&page, "probed")
+        .contains(r#"<span class="tags"><span class="tag h-healthy">healthy</span></span>"#));
+    assert!(row(&page, "needy").contains(
+        r#"<span class="tags"><span class="tag waiting">waiting for dependencies</span></span>"#
+    ));
+    let nightly = row(&page, "nightly");
+    assert!(
+        nightly.contains(r#"<span class="tag next">next run <time datetime="20"#),
+        "{nightly}"
+    );
+    assert!(nightly.contains(":10:00</time>"), "{nightly}");
+    assert!(row(&page, "sleeper").contains(r#"<span class="tags"></span>"#));
+
+    let mut stream = Stream::open(&d);
+    let snapshot = stream.until("]}\n\n");
+    assert!(
+        snapshot.contains(r#""name":"needy","state":"STOPPED""#),
+        "{snapshot}"
+    );
+    assert!(
+        snapshot.contains(r#""health":"none","next_run":0,"waiting":true}"#),
+        "{snapshot}"
+    );
+    assert!(
+        snapshot.contains(r#""health":"healthy","next_run":0,"waiting":false}"#),
+        "{snapshot}"
+    );
+    // Restarted, the program is RUNNING with no verdict yet, then healthy without a new state.
+    d.rpc("supervisor.stopProcess", &[Value::Str("probed".into())])
+        .unwrap();
+    d.rpc("supervisor.startProcess", &[Value::Str("probed".into())])
+        .unwrap();
+    let stopped = stream.line_since(snapshot.len(), &[r#""name":"probed","state":"STOPPED""#]);
+    assert!(stopped.contains(r#""health":"unknown""#), "{stopped}");
+    let mark = stream.until(r#""name":"probed","state":"RUNNING""#).len();
+    stream.line_since(
+        mark,
+        &[
+            r#""name":"probed","state":"RUNNING""#,
+            r#""health":"healthy""#,
+        ],
+    );
+    // The wait ends when it is called off by hand, again without a new state.
+    let mark = stream.until("").len();
+    d.rpc("supervisor.stopProcess", &[Value::Str("needy".into())])
+        .unwrap();
+    stream.line_since(
+        mark,
+        &[r#""name":"needy","state":"STOPPED""#, r#""waiting":false"#],
+    );
 }
 
 /// The first `<tag …>…</tag>`'s text, unescaped.
@@ -388,7 +510,7 @@ fn the_page_is_rendered_on_the_server() {
     let description = d.info("broken").field("description").str().to_owned();
     assert!(description.contains("<b>bold</b>&amp;"), "{description}");
     let cell = format!(
-        r#"<td class="desc">{}</td>"#,
+        r#"<td class="desc"><span class="text">{}</span><span class="tags"></span></td>"#,
         description
             .replace('&', "&amp;")
             .replace('<', "&lt;")

@@ -183,6 +183,7 @@ impl Supervisor {
                 if self.deps.starting.insert(id) {
                     let name = self.display_name(id);
                     self.log.info(format!("{name} waits for {what} to start"));
+                    self.publish_process(id);
                 }
                 Gate::Waiting
             }
@@ -203,7 +204,9 @@ impl Supervisor {
     }
 
     fn give_up(&mut self, id: ProcId, why: String) -> Gate {
-        self.deps.starting.remove(&id);
+        if self.deps.starting.remove(&id) {
+            self.publish_process(id);
+        }
         let name = self.display_name(id);
         self.log
             .warn(format!("not starting {name}: its dependency {why}"));
@@ -243,6 +246,8 @@ impl Supervisor {
                         .is_some_and(|p| !p.life.state.is_running());
                     if idle {
                         self.feed(id, Input::Start);
+                    } else {
+                        self.publish_process(id);
                     }
                 }
                 Some(Err(why)) => {
@@ -275,6 +280,7 @@ impl Supervisor {
         if !self.deps.starting.remove(&id) {
             return false;
         }
+        self.publish_process(id);
         let name = self.display_name(id);
         self.log
             .info(format!("{name} no longer waits for its dependencies"));

@@ -10,7 +10,6 @@ use crate::signal::Signal;
 use crate::sys::child as sys;
 
 use super::actor::Supervisor;
-use super::handle::Change;
 use super::info::Channel;
 use super::stdin::StdinWriter;
 use super::table::ProcId;
@@ -66,6 +65,7 @@ impl Supervisor {
                 self.memory_on_state(id, to);
                 self.depends_on_change();
                 self.schedule_on_state(id, to);
+                self.publish_process(id);
             }
         }
     }
@@ -74,10 +74,6 @@ impl Supervisor {
     /// them behind, and settles the requests waiting on it.
     fn on_state_change(&mut self, id: ProcId, to: ProcessState) {
         self.notify_changed();
-        if self.status.watched() {
-            self.status
-                .publish(Change::Process(std::sync::Arc::new(self.info(id))));
-        }
         if to == ProcessState::Fatal {
             self.required_gone_fatal(id);
         }

@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::info::{
-    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependsInfo, HealthInfo, LogLocation,
-    ProcessInfo, ProcessResult, ScheduleInfo, SupervisorError, TreeInfo,
+    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependsInfo, HealthInfo, LiveInfo,
+    LogLocation, ProcessInfo, ProcessResult, ScheduleInfo, SupervisorError, TreeInfo,
 };
 use super::request::{Reply, Request};
 
@@ -36,8 +36,9 @@ pub struct Status {
 /// One change in the process table, as the actor saw it happen.
 #[derive(Debug, Clone)]
 pub enum Change {
-    /// A process entered a new state; its info as of then.
-    Process(Arc<ProcessInfo>),
+    /// A process entered a new state, or its health, next run or wait for its dependencies
+    /// changed; what it looks like as of then.
+    Process(Arc<LiveInfo>),
     /// Groups were added or removed: the set of processes itself changed.
     Groups,
 }
@@ -147,6 +148,11 @@ impl Handle {
     pub async fn get_all_process_info(&self) -> Result<Vec<ProcessInfo>, SupervisorError> {
         self.call(|reply| Request::GetAllProcessInfo { reply })
             .await
+    }
+
+    /// Ours: every process as the live views (the web page) show it.
+    pub async fn get_live_table(&self) -> Result<Vec<LiveInfo>, SupervisorError> {
+        self.call(|reply| Request::GetLiveTable { reply }).await
     }
 
     /// Ours: the health of `name` (a process namespec), or of every process.

@@ -339,6 +339,9 @@ impl Supervisor {
             self.log
                 .warn(format!("health check of {name} failed ({when}): {detail}"));
         }
+        if verdict.is_some() {
+            self.publish_process(id);
+        }
         match verdict {
             None => {}
             Some(Verdict::BecameHealthy) => {

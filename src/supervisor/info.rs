@@ -84,6 +84,19 @@ pub struct DependsInfo {
     pub blocked: String,
 }
 
+/// A process as the live views (the web page) show it: its info and what our additions say of
+/// it now, published by the actor with every change of any of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveInfo {
+    pub info: ProcessInfo,
+    /// As [`HealthInfo::status`]: `none` without a `healthcheck`.
+    pub health: &'static str,
+    /// The next occurrence of its `schedule` or `restart_schedule`, epoch seconds; 0 = none.
+    pub next_run: i64,
+    /// Asked to start, waiting for its dependencies (as [`DependsInfo::waiting`]).
+    pub waiting: bool,
+}
+
 /// Facts about one process, the input of `getProcessInfo`'s 14-key struct.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {

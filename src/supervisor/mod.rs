@@ -35,6 +35,7 @@ pub use actor::{Mood, Outcome, Reread, Supervisor};
 pub use handle::{Change, Handle};
 pub use info::{
     namespec, Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependencyInfo, DependsInfo,
-    HealthInfo, LogLocation, ProcessInfo, ProcessResult, ScheduleInfo, SupervisorError, TreeInfo,
+    HealthInfo, LiveInfo, LogLocation, ProcessInfo, ProcessResult, ScheduleInfo, SupervisorError,
+    TreeInfo,
 };
 pub use request::{Reply, Request};

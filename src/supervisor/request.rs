@@ -6,8 +6,8 @@
 use tokio::sync::oneshot;
 
 use super::info::{
-    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependsInfo, HealthInfo, LogLocation,
-    ProcessInfo, ProcessResult, ScheduleInfo, SupervisorError, TreeInfo,
+    Channel, ConfigDiff, ConfigSnapshot, DaemonInfo, DependsInfo, HealthInfo, LiveInfo,
+    LogLocation, ProcessInfo, ProcessResult, ScheduleInfo, SupervisorError, TreeInfo,
 };
 
 /// Where the actor sends its answer.
@@ -31,6 +31,10 @@ pub enum Request {
     },
     GetConfig {
         reply: Reply<ConfigSnapshot>,
+    },
+    /// Ours: every process as the live views show it, sorted as `GetAllProcessInfo`.
+    GetLiveTable {
+        reply: Reply<Vec<LiveInfo>>,
     },
     /// Ours: the health of one process (`Some` namespec) or of all, sorted as
     /// `GetAllProcessInfo`.

@@ -46,6 +46,15 @@ impl Supervisor {
                     .map(|&id| self.info_at(id, epoch));
                 let _ = reply.send(Ok(infos.collect()));
             }
+            Request::GetLiveTable { reply } => {
+                let epoch = self.now().epoch;
+                let rows = self
+                    .table
+                    .all_lexical()
+                    .iter()
+                    .map(|&id| self.live_info_at(id, epoch));
+                let _ = reply.send(Ok(rows.collect()));
+            }
             Request::GetHealth { name, reply } => {
                 let ids = self.processes_named(name);
                 let _ = reply.send(

@@ -109,6 +109,8 @@ impl Supervisor {
         self.arm_schedule(id);
         if due.is_some() {
             self.occurrence(id, config.action);
+            // The next occurrence moved on, whether or not this one changed a state.
+            self.publish_process(id);
         }
     }
 

@@ -21,6 +21,7 @@ pub(super) fn reject_shutdown(request: Request) -> Option<Request> {
         Request::GetProcessInfo { reply, .. } => no(reply),
         Request::GetAllProcessInfo { reply } => no(reply),
         Request::GetConfig { reply } => no(reply),
+        Request::GetLiveTable { reply } => no(reply),
         Request::GetHealth { reply, .. } => no(reply),
         Request::GetDepends { reply, .. } => no(reply),
         Request::GetTrees { reply, .. } => no(reply),

@@ -1,7 +1,10 @@
 //! Process-info snapshots: the facts `getProcessInfo` and `getAllProcessInfo` report.
 
+use std::sync::Arc;
+
 use super::actor::Supervisor;
-use super::info::{Channel, ProcessInfo};
+use super::handle::Change;
+use super::info::{Channel, LiveInfo, ProcessInfo};
 use super::table::ProcId;
 
 impl Supervisor {
@@ -31,6 +34,25 @@ impl Supervisor {
             stdout_logfile: path(Channel::Stdout),
             stderr_logfile: path(Channel::Stderr),
             pid: p.life.pid,
+        }
+    }
+
+    /// What the live views show of `id` as of `now`.
+    pub(super) fn live_info_at(&self, id: ProcId, now: i64) -> LiveInfo {
+        LiveInfo {
+            info: self.info_at(id, now),
+            health: self.health_info(id).map_or("none", |h| h.status),
+            next_run: self.schedule_info(id).map_or(0, |s| s.next),
+            waiting: self.waits_to_start(id),
+        }
+    }
+
+    /// Tells the live views (if any watch) what `id` looks like now: after a state change, a
+    /// health verdict, or the start of a wait for its dependencies or its end.
+    pub(super) fn publish_process(&self, id: ProcId) {
+        if self.status.watched() && self.table.get(id).is_some() {
+            let live = self.live_info_at(id, self.now().epoch);
+            self.status.publish(Change::Process(Arc::new(live)));
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::http::ChannelBody;
-use crate::supervisor::{Change, Handle, ProcessInfo};
+use crate::supervisor::{Change, Handle, LiveInfo};
 
 /// A comment this often keeps idle proxies and the browser from dropping the stream.
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -33,10 +33,17 @@ pub(super) struct Row<'a> {
     /// Epoch seconds this row was taken at, for the page to correct its clock.
     now: i64,
     pid: u32,
+    /// `none` without a `healthcheck`, else `unknown`, `healthy` or `unhealthy`.
+    pub(super) health: &'static str,
+    /// Epoch seconds of the next scheduled run (0 = none).
+    pub(super) next_run: i64,
+    /// Asked to start, waiting for its dependencies.
+    pub(super) waiting: bool,
 }
 
 impl<'a> Row<'a> {
-    pub(super) fn new(info: &'a ProcessInfo) -> Row<'a> {
+    pub(super) fn new(live: &'a LiveInfo) -> Row<'a> {
+        let info = &live.info;
         Row {
             namespec: info.namespec(),
             group: &info.group,
@@ -46,6 +53,9 @@ impl<'a> Row<'a> {
             start: info.start,
             now: info.now,
             pid: info.pid,
+            health: live.health,
+            next_run: live.next_run,
+            waiting: live.waiting,
         }
     }
 }
@@ -115,15 +125,12 @@ async fn feed(
 /// snapshot and the server-rendered page are taken the same way, so they cannot disagree.
 pub(super) struct Table {
     pub(super) identifier: String,
-    pub(super) infos: Vec<ProcessInfo>,
+    pub(super) infos: Vec<LiveInfo>,
 }
 
 /// `None` while the daemon is shutting down.
 pub(super) async fn table(handle: &Handle) -> Option<Table> {
-    let (Ok(state), Ok(infos)) = (
-        handle.get_state().await,
-        handle.get_all_process_info().await,
-    ) else {
+    let (Ok(state), Ok(infos)) = (handle.get_state().await, handle.get_live_table().await) else {
         return None;
     };
     Some(Table {

@@ -181,9 +181,14 @@ fn row_html(out: &mut String, row: &Row) {
     let lower = row.state.to_ascii_lowercase();
     let _ = write!(
         out,
-        r#"<tr class="proc" data-namespec="{ns}" data-state="{}"><td class="status"><span class="state s-{lower}">{lower}</span></td><td class="desc">{}</td><td class="name">{ns}</td><td class="actions">"#,
+        r#"<tr class="proc" data-namespec="{ns}" data-state="{}"><td class="status"><span class="state s-{lower}">{lower}</span></td><td class="desc"><span class="text">{}</span><span class="tags">"#,
         row.state,
         escape(&row.description)
+    );
+    tags_html(out, row);
+    let _ = write!(
+        out,
+        r#"</span></td><td class="name">{ns}</td><td class="actions">"#
     );
     let verbs: &[(&str, &str)] = match row.state {
         "RUNNING" => &[("restart", "Restart"), ("stop", "Stop")],
@@ -202,6 +207,32 @@ fn row_html(out: &mut String, row: &Row) {
         out,
         r#"<a class="button tail" href="/tail.html?processname={encoded}" aria-label="Tail {ns}">Tail</a></td></tr>"#
     );
+}
+
+/// What our additions say of a row, as `app.js`'s `tagsOf`: the health check's verdict, a wait
+/// for dependencies, the next scheduled run (in the daemon's time zone; the script shows the
+/// browser's).
+fn tags_html(out: &mut String, row: &Row) {
+    if row.health != "none" {
+        let text = match row.health {
+            "unknown" => "health unknown",
+            other => other,
+        };
+        let _ = write!(out, r#"<span class="tag h-{}">{text}</span>"#, row.health);
+    }
+    if row.waiting {
+        out.push_str(r#"<span class="tag waiting">waiting for dependencies</span>"#);
+    }
+    if let Ok(when) = jiff::Timestamp::from_second(row.next_run) {
+        if row.next_run > 0 {
+            let local = when.to_zoned(jiff::tz::TimeZone::system());
+            let _ = write!(
+                out,
+                r#"<span class="tag next">next run <time datetime="{when}">{}</time></span>"#,
+                local.strftime("%Y-%m-%d %H:%M:%S")
+            );
+        }
+    }
 }
 
 /// Text made safe for HTML content and quoted attribute values.

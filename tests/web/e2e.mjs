@@ -90,6 +90,14 @@ try {
     await row('qrd:qrdweb').waitFor({ state: 'visible' });
   });
 
+  await step('a health check\'s verdict shows in its row, and the filter finds it', async () => {
+    await until(() => document.querySelector('tr.proc[data-namespec="html"] .tag.h-healthy')?.textContent === 'healthy');
+    await page.fill('#filter', 'healthy');
+    await until(() => [...document.querySelectorAll('tr.proc:not([hidden])')].map((tr) => tr.dataset.namespec).join() === 'html');
+    await page.fill('#filter', '');
+    await until(() => document.querySelectorAll('tr.proc[hidden]').length === 0);
+  });
+
   await step('a live log view shows new lines, as text, and pauses', async () => {
     await row('html').getByRole('button', { name: 'Tail html' }).click();
     const text = page.locator('#log-text');

@@ -162,6 +162,9 @@ function makeRow(p) {
   tr.dataset.namespec = p.namespec;
   const state = el('span', { class: 'state' });
   const desc = el('td', { class: 'desc' });
+  const text = el('span', { class: 'text' });
+  const tags = el('span', { class: 'tags' });
+  desc.append(text, tags);
   const name = el('td', { class: 'name' });
   const actions = el('td', { class: 'actions' });
   const button = (label, handler, cls) => {
@@ -180,10 +183,28 @@ function makeRow(p) {
   const stateCell = el('td', { class: 'status' });
   stateCell.append(state);
   tr.append(stateCell, desc, name, actions);
-  rows.set(p.namespec, { tr, state, desc, name, buttons });
+  rows.set(p.namespec, { tr, state, text, tags, name, buttons });
   watcher.observe(tr);
   updateRow(p.namespec);
   return tr;
+}
+
+// What our additions say of a process (render.rs's `tags_html` makes the same for the server's
+// table): its health check's verdict, a wait for its dependencies, its next scheduled run.
+function tagsOf(p) {
+  const tags = [];
+  if (p.health !== 'none') {
+    tags.push(el('span', { class: `tag h-${p.health}` }, p.health === 'unknown' ? 'health unknown' : p.health));
+  }
+  if (p.waiting) tags.push(el('span', { class: 'tag waiting' }, 'waiting for dependencies'));
+  if (p.next_run > 0) {
+    const when = new Date(p.next_run * 1000);
+    const time = el('time', { datetime: when.toISOString() }, when.toLocaleString());
+    const tag = el('span', { class: 'tag next' }, 'next run ');
+    tag.append(time);
+    tags.push(tag);
+  }
+  return tags;
 }
 
 function updateRow(ns) {
@@ -193,7 +214,8 @@ function updateRow(ns) {
   r.state.textContent = p.state.toLowerCase();
   r.state.className = `state s-${p.state.toLowerCase()}`;
   r.tr.dataset.state = p.state;
-  r.desc.textContent = describe(p);
+  r.text.textContent = describe(p);
+  r.tags.replaceChildren(...tagsOf(p));
   r.name.textContent = p.namespec;
   const up = RUNNING_LIKE.has(p.state);
   r.buttons.start.hidden = up;
@@ -230,7 +252,8 @@ function filterRow(ns, words) {
   const p = procs.get(ns);
   const r = rows.get(ns);
   if (!p || !r) return;
-  const hay = `${ns} ${p.state} ${p.description}`.toLowerCase();
+  const extra = `${p.health === 'none' ? '' : p.health} ${p.waiting ? 'waiting' : ''}`;
+  const hay = `${ns} ${p.state} ${p.description} ${extra}`.toLowerCase();
   const hidden = !words.every((w) => hay.includes(w));
   if (r.tr.hidden !== hidden) r.tr.hidden = hidden;
 }
@@ -261,7 +284,7 @@ setInterval(() => {
   for (const ns of onScreen) {
     const p = procs.get(ns);
     const r = rows.get(ns);
-    if (p && r && p.state === 'RUNNING') r.desc.textContent = describe(p);
+    if (p && r && p.state === 'RUNNING') r.text.textContent = describe(p);
   }
 }, 1000);
 
