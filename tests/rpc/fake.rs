@@ -11,8 +11,8 @@ use supervisor::process::ProcessState;
 use supervisor::rpc::{xml, Dispatcher, Value};
 use supervisor::signal::Signal;
 use supervisor::supervisor::{
-    ConfigDiff, ConfigSnapshot, DaemonInfo, Handle, LogLocation, ProcessInfo, ProcessResult,
-    Request, SupervisorError,
+    ConfigDiff, ConfigSnapshot, DaemonInfo, Handle, LiveInfo, LogLocation, ProcessInfo,
+    ProcessResult, Request, SupervisorError,
 };
 
 use crate::support::program::program;
@@ -218,6 +218,15 @@ impl World {
             }
             Request::GetAllProcessInfo { reply } => {
                 let _ = reply.send(Ok(self.infos.clone()));
+            }
+            Request::GetLiveTable { reply } => {
+                let rows = self.infos.iter().map(|info| LiveInfo {
+                    info: info.clone(),
+                    health: "none",
+                    next_run: 0,
+                    waiting: false,
+                });
+                let _ = reply.send(Ok(rows.collect()));
             }
             Request::GetConfig { reply } => {
                 let _ = reply.send(Ok(ConfigSnapshot {
