@@ -272,7 +272,7 @@ fn kill_left(text: &str, ours: impl Fn(&Marks) -> bool) -> Vec<Leftover> {
     let mut trees: Vec<u32> = doomed.iter().flat_map(|&pid| parents.tree(pid)).collect();
     trees.sort_unstable();
     trees.dedup();
-    trees.retain(|&pid| pid != me);
+    trees.retain(|&pid| pid != me && !proctree::is_zombie(pid));
     let killed: Vec<Leftover> = trees
         .into_iter()
         .map(|pid| Leftover {

@@ -276,20 +276,9 @@ fn read_pid(pidfile: &Path) -> Option<Pid> {
 /// init may never reap the orphaned daemon).
 fn is_alive(pid: Pid) -> bool {
     match kill(pid, None) {
-        Ok(()) | Err(Errno::EPERM) => !is_zombie(pid),
+        Ok(()) | Err(Errno::EPERM) => !crate::proctree::is_zombie(pid.as_raw() as u32),
         Err(_) => false,
     }
-}
-
-/// State `Z` in `/proc/<pid>/stat` (the field after the parenthesised command name).
-fn is_zombie(pid: Pid) -> bool {
-    let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    stat.iter()
-        .rposition(|&b| b == b')')
-        .and_then(|i| stat.get(i + 2))
-        .is_some_and(|&state| state == b'Z')
 }
 
 /// The launcher (the command pidproxy ran) and the pid it leaves in the pidfile.

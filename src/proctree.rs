@@ -77,6 +77,11 @@ pub fn start_time(pid: u32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
 }
 
+/// A zombie (state `Z`): it has exited and waits for its parent's wait; nothing to kill.
+pub fn is_zombie(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|f| f.first().is_some_and(|s| s == "Z"))
+}
+
 /// The process group of `pid` (`stat`'s field 5).
 pub fn process_group(pid: u32) -> Option<u32> {
     stat_fields(pid)?.get(2)?.parse().ok()
@@ -137,6 +142,20 @@ mod tests {
     use super::*;
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn an_exited_child_not_yet_waited_for_is_a_zombie() {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !is_zombie(pid) {
+            assert!(Instant::now() < deadline, "{pid} never became a zombie");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.wait().unwrap();
+        assert!(!is_zombie(pid));
+        assert!(!is_zombie(std::process::id()));
+    }
 
     #[test]
     fn a_shell_and_its_two_children_are_one_tree() {
